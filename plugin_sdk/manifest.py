@@ -5,6 +5,7 @@ Both the kernel (discovery, validation before a request is sent) and the SDK
 """
 from __future__ import annotations
 
+import copy
 import re
 import tomllib
 from pathlib import Path
@@ -63,7 +64,8 @@ class Manifest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     path: str = ""
 
     def defaults(self) -> dict[str, Any]:
-        return {k: p.default for k, p in self.parameters.items() if p.default is not None}
+        # Copies: a plugin that mutates its config must not change the defaults of later runs.
+        return {k: copy.deepcopy(p.default) for k, p in self.parameters.items() if p.default is not None}
 
 
 def load_manifest(path: Path) -> Manifest:

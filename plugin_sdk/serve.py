@@ -54,8 +54,11 @@ class PluginHost:
     def handle_line(self, line: bytes) -> None:
         try:
             message = self.codec.decode(line)
+        except msgspec.ValidationError as exc:  # JSON, but not a JSON-RPC message
+            self._reply_error(None, InvalidRequest(f"invalid JSON-RPC message: {exc}"))
+            return
         except msgspec.DecodeError as exc:
-            self._reply_error(None, ParseError(f"invalid JSON-RPC message: {exc}"))
+            self._reply_error(None, ParseError(f"invalid JSON: {exc}"))
             return
         if message.method is msgspec.UNSET:
             return  # a response or stray message: plugins make no requests, so ignore

@@ -1,0 +1,98 @@
+"""One error tree for the kernel. Leaves only set class attributes.
+
+`status` is the HTTP answer, `code` the stable machine-readable name; the
+front and the CLI translate any QualiaError in one place each.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class QualiaError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+# ---- the caller's fault -----------------------------------------------------
+
+class BadRequest(QualiaError):
+    status = 400
+    code = "bad_request"
+
+
+class NotFound(QualiaError):
+    status = 404
+    code = "not_found"
+
+
+class UnknownPlugin(NotFound):
+    code = "unknown_plugin"
+
+
+class InvalidConfig(QualiaError):
+    status = 422
+    code = "invalid_config"
+
+
+class InvalidInput(QualiaError):
+    """The plugin answered -32602: the text or a value cannot be used."""
+
+    status = 422
+    code = "invalid_input"
+
+
+class ResolutionError(QualiaError):
+    """No order of plugins satisfies the request (missing provider or a cycle)."""
+
+    status = 422
+    code = "unresolvable"
+
+
+# ---- the plugin's fault -----------------------------------------------------
+
+class PluginFault(QualiaError):
+    """Counted by the circuit breaker."""
+
+    status = 502
+    code = "plugin_failed"
+
+
+class PluginCrashed(PluginFault):
+    code = "plugin_crashed"
+
+
+class PluginStartFailed(PluginFault):
+    code = "plugin_start_failed"
+
+
+class PluginProtocolError(PluginFault):
+    code = "plugin_protocol_error"
+
+
+class PluginTimeout(PluginFault):
+    status = 504
+    code = "plugin_timeout"
+
+
+# ---- temporarily unavailable ------------------------------------------------
+
+class Unavailable(QualiaError):
+    status = 503
+    code = "unavailable"
+
+
+class BreakerOpen(Unavailable):
+    code = "breaker_open"
+
+
+class PluginBusy(Unavailable):
+    code = "plugin_busy"
+
+
+class KernelStopped(Unavailable):
+    code = "kernel_stopped"

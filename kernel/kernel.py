@@ -1,0 +1,104 @@
+"""`Kernel`: the embeddable object that owns the registry and one supervisor per plugin.
+
+No global state: start it, use it, stop it (`async with Kernel(settings) as k`);
+several kernels can live in one process or one per worker.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import msgspec
+
+from plugin_sdk import protocol as p
+from plugin_sdk.document import Document
+from plugin_sdk.manifest import ConfigError, Manifest, validate_config
+
+from .errors import InvalidConfig, InvalidInput, KernelStopped, PluginProtocolError
+from .process import ProgressCallback
+from .registry import Registry
+from .settings import Settings
+from .supervisor import PluginStatus, PluginSupervisor
+
+log = logging.getLogger("qualia.kernel")
+
+RunResult = p.AnalyzerResult | p.DocumentResult | p.VisualizerResult
+_RESULT_TYPES: dict[str, type[msgspec.Struct]] = {
+    "analyzer": p.AnalyzerResult, "document": p.DocumentResult, "visualizer": p.VisualizerResult}
+
+
+class Kernel:
+    def __init__(self, settings: Settings | None = None, *, registry: Registry | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.registry = registry or Registry(self.settings.plugin_path, entry_points=self.settings.use_entry_points)
+        self._supervisors: dict[str, PluginSupervisor] = {}
+        self._decoders = {kind: msgspec.json.Decoder(cls) for kind, cls in _RESULT_TYPES.items()}
+        self.started_at: float | None = None
+        self._running = False
+
+    async def start(self) -> "Kernel":
+        self.registry.reload()
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        self.started_at = time.monotonic()
+        self._running = True
+        return self
+
+    async def stop(self) -> None:
+        """Stop every plugin process (shutdown, exit, then terminate and kill)."""
+        self._running = False
+        await asyncio.gather(*(sup.stop() for sup in self._supervisors.values()), return_exceptions=True)
+
+    async def __aenter__(self) -> "Kernel":
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def supervisor(self, plugin_id: str) -> PluginSupervisor:
+        if not self._running:
+            raise KernelStopped("the kernel is not running")
+        manifest = self.registry.get(plugin_id)
+        supervisor = self._supervisors.get(plugin_id)
+        if supervisor is None:
+            supervisor = self._supervisors[plugin_id] = PluginSupervisor(manifest, self.settings)
+        return supervisor
+
+    def prepare_config(self, manifest: Manifest, config: dict[str, Any] | None) -> dict[str, Any]:
+        """Validate before anything is sent; return the full config with defaults."""
+        try:
+            return validate_config(manifest, config or {})
+        except ConfigError as exc:
+            raise InvalidConfig(f"invalid config for plugin {manifest.id!r}: {exc}", plugin=manifest.id,
+                                key=exc.key) from None
+
+    async def run(self, plugin_id: str, document: Document, config: dict[str, Any] | None = None,
+                  inputs: dict[str, Any] | None = None, *, progress: ProgressCallback | None = None) -> RunResult:
+        """One `run` call on a plugin; the result is typed by the plugin's kind."""
+        manifest = self.registry.get(plugin_id)
+        full_config = self.prepare_config(manifest, config)
+        inputs = inputs or {}
+        missing = [name for name in manifest.requires if name not in inputs]
+        if missing:
+            raise InvalidInput(f"plugin {plugin_id!r} requires the artefact(s) {missing} in inputs",
+                               plugin=plugin_id, missing=missing)
+        params = p.RunParams(document=document, config=full_config, inputs=inputs)
+        raw = await self.supervisor(plugin_id).call(p.METHOD_RUN, params, progress=progress)
+        try:
+            return self._decoders[manifest.kind].decode(raw)
+        except msgspec.ValidationError as exc:
+            raise PluginProtocolError(f"plugin {plugin_id!r} returned a malformed {manifest.kind} result: {exc}",
+                                      plugin=plugin_id) from None
+
+    async def check(self, plugin_id: str) -> PluginStatus:
+        """Start the plugin (handshake included) and return its status; raises on failure."""
+        await self.supervisor(plugin_id).ensure_started()
+        return self._supervisors[plugin_id].status()
+
+    def plugin_status(self, plugin_id: str) -> PluginStatus | None:
+        supervisor = self._supervisors.get(plugin_id)
+        return supervisor.status() if supervisor else None
+
+    def status(self) -> dict[str, PluginStatus]:
+        return {plugin_id: sup.status() for plugin_id, sup in self._supervisors.items()}

@@ -1,0 +1,57 @@
+"""Kernel settings: environment variables `QUALIA_*`, overridable by CLI flags."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
+
+import msgspec
+
+
+class Settings(msgspec.Struct, kw_only=True):
+    home: Path
+    plugin_path: list[Path] = []
+    breaker_failures: int = 5
+    breaker_open_s: float = 300.0
+    start_timeout_s: float = 10.0
+    cancel_grace_s: float = 2.0
+    stop_grace_s: float = 2.0
+    queue_limit: int = 64  # callers allowed to wait for a busy plugin
+    queue_timeout_s: float = 30.0
+    cache_max_bytes: int = 256 * 1024 * 1024
+    use_entry_points: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        """Read `QUALIA_*` variables; keyword overrides (from CLI flags) win when not None."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {
+            "home": Path(env.get("QUALIA_HOME") or Path.home() / ".qualia"),
+            "plugin_path": [Path(p) for p in env.get("QUALIA_PLUGIN_PATH", "").split(os.pathsep) if p],
+        }
+        numeric = {
+            "breaker_failures": ("QUALIA_BREAKER_FAILURES", int),
+            "breaker_open_s": ("QUALIA_BREAKER_OPEN_S", float),
+            "start_timeout_s": ("QUALIA_START_TIMEOUT_S", float),
+            "cancel_grace_s": ("QUALIA_CANCEL_GRACE_S", float),
+            "queue_limit": ("QUALIA_QUEUE_LIMIT", int),
+            "queue_timeout_s": ("QUALIA_QUEUE_TIMEOUT_S", float),
+            "cache_max_bytes": ("QUALIA_CACHE_MAX_BYTES", int),
+        }
+        for field, (name, kind) in numeric.items():
+            if env.get(name):
+                try:
+                    values[field] = kind(env[name])
+                except ValueError:
+                    raise ValueError(f"environment variable {name}={env[name]!r} is not a valid {kind.__name__}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)  # type: ignore[arg-type]
+        if settings.breaker_failures < 1:
+            raise ValueError("QUALIA_BREAKER_FAILURES must be >= 1")
+        if not settings.breaker_open_s >= 0:  # also rejects nan
+            raise ValueError("QUALIA_BREAKER_OPEN_S must be >= 0")
+        return settings
+
+    @property
+    def cache_path(self) -> Path:
+        return self.home / "cache.sqlite3"

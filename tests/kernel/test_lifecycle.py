@@ -1,0 +1,71 @@
+"""Starting and stopping leaves nothing behind: no zombies, no orphans."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+
+from kernel import Kernel
+from plugin_sdk import Document
+from tests.conftest import PROJECT, problem_plugin
+
+
+def live_children() -> list[psutil.Process]:
+    return [c for c in psutil.Process().children(recursive=True)
+            if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+
+
+async def test_stop_leaves_no_child_processes(fast_settings, plugin_dir):
+    problem_plugin(plugin_dir, "pair", "ok", concurrency=2)
+    problem_plugin(plugin_dir, "stubborn", "stubborn")
+    kernel = await Kernel(fast_settings).start()
+    await kernel.check("pair")
+    await kernel.run("pair", Document(text="a"))
+    await kernel.check("stubborn")
+    assert len(live_children()) >= 2
+
+    started = time.monotonic()
+    await kernel.stop()
+    assert live_children() == []
+    # stubborn: shutdown unanswered (0.5 s), SIGTERM ignored (0.5 s), then SIGKILL
+    assert time.monotonic() - started < 3
+
+
+def test_plugins_die_when_the_kernel_is_killed(tmp_path, plugin_dir):
+    problem_plugin(plugin_dir, "healthy", "ok")
+    script = tmp_path / "kernel_host.py"
+    script.write_text(textwrap.dedent(f"""
+        import asyncio, sys
+        from pathlib import Path
+        from kernel import Kernel, Settings
+
+        async def main():
+            settings = Settings(home=Path({str(tmp_path / 'home')!r}), plugin_path=[Path({str(plugin_dir)!r})],
+                                use_entry_points=False)
+            kernel = await Kernel(settings).start()
+            status = await kernel.check("healthy")
+            print(status.processes[0].pid, flush=True)
+            await asyncio.sleep(3600)
+
+        asyncio.run(main())
+    """))
+    host = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                            cwd=PROJECT, env={**os.environ, "PYTHONPATH": str(PROJECT)})
+    try:
+        plugin_pid = int(host.stdout.readline())
+        assert psutil.pid_exists(plugin_pid)
+        host.send_signal(signal.SIGKILL)
+        host.wait(5)
+        deadline = time.monotonic() + 5
+        while psutil.pid_exists(plugin_pid):
+            assert time.monotonic() < deadline, "plugin outlived its kernel"
+            time.sleep(0.05)
+    finally:
+        host.kill()
+        host.wait()
+        host.stdout.close()
