@@ -1,7 +1,6 @@
 """Shared fixtures: kernels with fast timings and plugin folders made on the fly."""
 from __future__ import annotations
 
-import sys
 import textwrap
 from pathlib import Path
 from typing import AsyncIterator, Callable
@@ -54,6 +53,7 @@ def fast_settings(tmp_path: Path, plugin_dir: Path) -> Settings:
 async def make_kernel(fast_settings: Settings) -> AsyncIterator[Callable[..., Kernel]]:
     """Start kernels on demand; every one is stopped and checked for leftover children."""
     kernels: list[Kernel] = []
+    before = {child.pid for child in live_children()}
 
     async def start(**overrides: object) -> Kernel:
         settings = Settings(**{**{f: getattr(fast_settings, f) for f in fast_settings.__struct_fields__},
@@ -65,10 +65,17 @@ async def make_kernel(fast_settings: Settings) -> AsyncIterator[Callable[..., Ke
     yield start  # type: ignore[misc]
     for kernel in kernels:
         await kernel.stop()
-    leftovers = [child for child in psutil.Process().children(recursive=True) if child.is_running()
-                 and child.status() != psutil.STATUS_ZOMBIE]
+    leftovers = [child for child in live_children() if child.pid not in before]
     assert not leftovers, f"plugin processes left behind: {leftovers}"
 
 
-def python_command(script: Path) -> list[str]:
-    return [sys.executable, str(script)]
+def live_children() -> list[psutil.Process]:
+    """Running children of the test process (helpers like multiprocessing's tracker included)."""
+    alive = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE:
+                alive.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return alive
