@@ -17,6 +17,7 @@ from plugin_sdk.document import Document
 from plugin_sdk.manifest import ConfigError, Manifest, validate_config
 
 from .errors import InvalidConfig, InvalidInput, KernelStopped, PluginProtocolError
+from .cache import CacheError, ResultCache, cache_key
 from .process import ProgressCallback
 from .registry import Registry
 from .settings import Settings
@@ -29,6 +30,11 @@ _RESULT_TYPES: dict[str, type[msgspec.Struct]] = {
     "analyzer": p.AnalyzerResult, "document": p.DocumentResult, "visualizer": p.VisualizerResult}
 
 
+class Execution(msgspec.Struct, kw_only=True):
+    output: RunResult
+    cached: bool
+
+
 class Kernel:
     def __init__(self, settings: Settings | None = None, *, registry: Registry | None = None) -> None:
         self.settings = settings or Settings.from_env()
@@ -36,11 +42,17 @@ class Kernel:
         self._supervisors: dict[str, PluginSupervisor] = {}
         self._decoders = {kind: msgspec.json.Decoder(cls) for kind, cls in _RESULT_TYPES.items()}
         self.started_at: float | None = None
+        self.cache: ResultCache | None = None
         self._running = False
 
     async def start(self) -> "Kernel":
         self.registry.reload()
         self.settings.home.mkdir(parents=True, exist_ok=True)
+        if self.settings.cache_max_bytes > 0:
+            try:
+                self.cache = ResultCache(self.settings.cache_path, self.settings.cache_max_bytes)
+            except CacheError as exc:
+                log.error("result cache disabled: %s", exc)
         self.started_at = time.monotonic()
         self._running = True
         return self
@@ -49,6 +61,9 @@ class Kernel:
         """Stop every plugin process (shutdown, exit, then terminate and kill)."""
         self._running = False
         await asyncio.gather(*(sup.stop() for sup in self._supervisors.values()), return_exceptions=True)
+        if self.cache is not None:
+            self.cache.close()
+            self.cache = None
 
     async def __aenter__(self) -> "Kernel":
         return await self.start()
@@ -74,22 +89,56 @@ class Kernel:
                                 key=exc.key) from None
 
     async def run(self, plugin_id: str, document: Document, config: dict[str, Any] | None = None,
-                  inputs: dict[str, Any] | None = None, *, progress: ProgressCallback | None = None) -> RunResult:
+                  inputs: dict[str, Any] | None = None, *, use_cache: bool = True,
+                  progress: ProgressCallback | None = None, request_id: str | None = None) -> RunResult:
         """One `run` call on a plugin; the result is typed by the plugin's kind."""
+        execution = await self.execute(plugin_id, document, config, inputs, use_cache=use_cache, progress=progress,
+                                       request_id=request_id)
+        return execution.output
+
+    async def execute(self, plugin_id: str, document: Document, config: dict[str, Any] | None = None,
+                      inputs: dict[str, Any] | None = None, *, use_cache: bool = True, validated: bool = False,
+                      progress: ProgressCallback | None = None, request_id: str | None = None) -> Execution:
+        """Like `run`, answered from the result cache when the same call was made before."""
         manifest = self.registry.get(plugin_id)
-        full_config = self.prepare_config(manifest, config)
+        full_config = (config or {}) if validated else self.prepare_config(manifest, config)
         inputs = inputs or {}
         missing = [name for name in manifest.requires if name not in inputs]
         if missing:
             raise InvalidInput(f"plugin {plugin_id!r} requires the artefact(s) {missing} in inputs",
                                plugin=plugin_id, missing=missing)
-        params = p.RunParams(document=document, config=full_config, inputs=inputs)
+        decoder = self._decoders[manifest.kind]
+        key = None
+        if use_cache and self.cache is not None:
+            key = cache_key(manifest.id, manifest.version, full_config, document, inputs)
+            stored = self._cache_get(key)
+            if stored is not None:
+                return Execution(output=decoder.decode(stored), cached=True)
+        params = p.RunParams(document=document, config=full_config, inputs=inputs, request_id=request_id)
         raw = await self.supervisor(plugin_id).call(p.METHOD_RUN, params, progress=progress)
         try:
-            return self._decoders[manifest.kind].decode(raw)
+            output = decoder.decode(raw)
         except msgspec.ValidationError as exc:
             raise PluginProtocolError(f"plugin {plugin_id!r} returned a malformed {manifest.kind} result: {exc}",
                                       plugin=plugin_id) from None
+        if key is not None:
+            self._cache_put(key, manifest.id, bytes(raw))
+        return Execution(output=output, cached=False)
+
+    def _cache_get(self, key: str) -> bytes | None:
+        assert self.cache is not None
+        try:
+            return self.cache.get(key)
+        except CacheError as exc:  # a broken cache must not break analyses
+            log.error("cache read failed: %s", exc)
+            return None
+
+    def _cache_put(self, key: str, plugin_id: str, value: bytes) -> None:
+        assert self.cache is not None
+        try:
+            self.cache.put(key, plugin_id, value)
+        except CacheError as exc:
+            log.error("cache write failed: %s", exc)
 
     async def check(self, plugin_id: str) -> PluginStatus:
         """Start the plugin (handshake included) and return its status; raises on failure."""

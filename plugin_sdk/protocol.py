@@ -74,10 +74,13 @@ class InitializeResult(msgspec.Struct, kw_only=True):
     version: str
 
 
-class RunParams(msgspec.Struct, kw_only=True):
+class RunParams(msgspec.Struct, kw_only=True, omit_defaults=True):
     document: Document
     config: dict[str, Any] = {}
     inputs: dict[str, Any] = {}
+    # Extension of qualia/1 (optional, ignored by plugins that do not know it): the
+    # caller's X-Request-ID, so a plugin's logs can be matched to the request.
+    request_id: str | None = None
 
 
 class DocumentResult(msgspec.Struct, kw_only=True):

@@ -1,0 +1,185 @@
+"""Pipelines: a list of steps, validated as a whole before anything runs.
+
+A document flows through document steps; analyzer results become artefacts
+(named by the manifest's `provides`) that later steps receive as `inputs`;
+visualizer figures are returned and, given an output folder, written there.
+"""
+from __future__ import annotations
+
+import json
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from plugin_sdk import protocol as p
+from plugin_sdk.document import Document
+from plugin_sdk.manifest import Manifest
+
+from .errors import BadRequest, InvalidConfig, QualiaError, UnknownPlugin
+from .resolver import resolve_order
+
+CLEANER_ID = "teams_cleaner"
+
+
+class PipelineError(QualiaError):
+    """A pipeline that cannot run as written; the message names the step."""
+
+    status = 422
+    code = "invalid_pipeline"
+
+
+class Step(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    plugin: str
+    id: str = ""  # defaults to the plugin id; names the step's output file
+    config: dict[str, Any] = {}
+
+
+class PipelineSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: str = "pipeline"
+    description: str = ""
+    steps: list[Step]
+
+
+class PlannedStep(msgspec.Struct, kw_only=True):
+    id: str
+    manifest: Manifest
+    config: dict[str, Any]  # validated, defaults filled in
+
+
+class FigureOutput(msgspec.Struct, kw_only=True, omit_defaults=True):
+    media_type: str
+    format: str
+    size: int
+    path: str | None = None
+    data: bytes | None = None  # only when not written to a file
+
+
+class StepResult(msgspec.Struct, kw_only=True, omit_defaults=True):
+    id: str
+    plugin: str
+    kind: str
+    cached: bool
+    elapsed_ms: float
+    result: dict[str, Any] | None = None
+    document: Document | None = None
+    figure: FigureOutput | None = None
+
+
+class PipelineRun(msgspec.Struct, kw_only=True):
+    pipeline: str
+    document_id: str
+    steps: list[StepResult]
+
+
+def load_pipeline(path: Path) -> PipelineSpec:
+    """Read a pipeline file (.toml or .json); errors name the file and the field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadRequest(f"cannot read pipeline {path}: {exc.strerror or exc}") from None
+    try:
+        raw = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PipelineError(f"pipeline {path}: not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}",
+                            path=str(path)) from None
+    return parse_pipeline(raw, source=str(path))
+
+
+def parse_pipeline(raw: Any, source: str = "pipeline") -> PipelineSpec:
+    try:
+        spec = msgspec.convert(raw, PipelineSpec)
+    except msgspec.ValidationError as exc:
+        raise PipelineError(f"{source}: {exc}", source=source) from None
+    if not spec.steps:
+        raise PipelineError(f"{source}: a pipeline needs at least one step", source=source)
+    return spec
+
+
+def plan_pipeline(kernel: Any, spec: PipelineSpec) -> list[PlannedStep]:
+    """Check every step (plugin known, config valid, inputs provided earlier) before anything runs."""
+    planned: list[PlannedStep] = []
+    available: set[str] = set()
+    seen_ids: set[str] = set()
+    for index, step in enumerate(spec.steps, start=1):
+        step_id = step.id or step.plugin
+        label = f"step {index} ({step_id})"
+        if step_id in seen_ids:
+            raise PipelineError(f"{label}: duplicate step id {step_id!r}; give the step an explicit id",
+                                step=index)
+        seen_ids.add(step_id)
+        try:
+            manifest = kernel.registry.get(step.plugin)
+            config = kernel.prepare_config(manifest, step.config)
+        except (UnknownPlugin, InvalidConfig) as exc:
+            raise PipelineError(f"{label}: {exc.message}", step=index, **exc.details) from None
+        missing = [artefact for artefact in manifest.requires if artefact not in available]
+        if missing:
+            raise PipelineError(f"{label}: plugin {manifest.id!r} requires {missing}, which no earlier step "
+                                f"provides", step=index, missing=missing)
+        available.update(manifest.provides)
+        planned.append(PlannedStep(id=step_id, manifest=manifest, config=config))
+    return planned
+
+
+def plan_for_target(kernel: Any, target: str, config: dict[str, Any] | None = None, *, clean: bool = False,
+                    configs: dict[str, dict[str, Any]] | None = None) -> list[PlannedStep]:
+    """The steps that run `target` with its dependencies resolved; `clean` parses the transcript first."""
+    configs = dict(configs or {})
+    configs[target] = config or {}
+    steps: list[Step] = []
+    available: set[str] = set()
+    if clean and target != CLEANER_ID:
+        cleaner = kernel.registry.get(CLEANER_ID)
+        steps.append(Step(plugin=CLEANER_ID, config=configs.get(CLEANER_ID, {})))
+        available.update(cleaner.provides)
+    order = resolve_order(kernel.registry, target, available)
+    steps += [Step(plugin=m.id, config=configs.get(m.id, {})) for m in order]
+    return plan_pipeline(kernel, PipelineSpec(name=target, steps=steps))
+
+
+async def run_plan(kernel: Any, plan: list[PlannedStep], document: Document, *, name: str = "pipeline",
+                   output_dir: Path | None = None, use_cache: bool = True,
+                   artefacts: dict[str, Any] | None = None, request_id: str | None = None) -> PipelineRun:
+    artefacts = dict(artefacts or {})
+    results: list[StepResult] = []
+    for step in plan:
+        manifest = step.manifest
+        inputs = {name: artefacts[name] for name in manifest.requires}
+        started = time.perf_counter()
+        execution = await kernel.execute(manifest.id, document, step.config, inputs, use_cache=use_cache,
+                                         validated=True, request_id=request_id)
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+        output = execution.output
+        result = StepResult(id=step.id, plugin=manifest.id, kind=manifest.kind, cached=execution.cached,
+                            elapsed_ms=elapsed_ms)
+        if isinstance(output, p.DocumentResult):
+            document = output.document
+            result.document = document
+            for artefact in manifest.provides:
+                artefacts[artefact] = msgspec.to_builtins(document.segments) if artefact == "segments" else None
+        elif isinstance(output, p.AnalyzerResult):
+            result.result = output.result
+            for artefact in manifest.provides:
+                artefacts[artefact] = output.result
+        else:
+            fmt = step.config["format"]
+            figure = FigureOutput(media_type=output.media_type, format=fmt, size=len(output.data))
+            if output_dir is not None:
+                target = output_dir / _safe_name(document.id or "document") / f"{_safe_name(step.id)}.{fmt}"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(output.data)
+                figure.path = str(target)
+            else:
+                figure.data = output.data
+            result.figure = figure
+        results.append(result)
+    return PipelineRun(pipeline=name, document_id=document.id, steps=results)
+
+
+def _safe_name(name: str) -> str:
+    """A file name that cannot leave its folder, whatever the document id says."""
+    cleaned = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name).strip("._")
+    return cleaned[:100] or "document"
