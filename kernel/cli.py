@@ -18,13 +18,17 @@ import msgspec
 from plugin_sdk.manifest import Manifest, Parameter
 
 from . import __version__
+from plugin_sdk.document import Document
+
+from .cache import CacheError, ResultCache
 from .errors import BadRequest, InvalidConfig, QualiaError, UnknownPlugin
 from .inputs import load_document
 from .kernel import Kernel
+from .pipeline import PipelineError, load_pipeline, plan_for_target, plan_pipeline, run_plan
 from .registry import Registry
 from .settings import Settings
 
-USAGE_ERRORS = (BadRequest, InvalidConfig, UnknownPlugin)
+USAGE_ERRORS = (BadRequest, InvalidConfig, UnknownPlugin, PipelineError)
 
 
 class UsageError(Exception):
@@ -103,6 +107,47 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--json", action="store_true",
                          help="exact JSON: the result for one file, a list of {file, result} for several")
     analyze.add_argument("-o", "--output", type=Path, metavar="OUT", help="write to OUT instead of stdout")
+    analyze.add_argument("--no-cache", action="store_true", help="bypass the result cache")
+
+    process = commands.add_parser("process", help="run a document plugin on a file",
+                                  description="Run a document plugin (e.g. teams_cleaner) on FILE; prints the "
+                                              "resulting Document as JSON.")
+    process.add_argument("file", metavar="FILE")
+    process.add_argument("-p", "--plugin", required=True, metavar="ID", help="document plugin id")
+    process.add_argument("-P", "--param", action="append", default=[], metavar="KEY=VALUE",
+                         help="plugin parameter (repeatable)")
+    process.add_argument("-o", "--output", type=Path, metavar="OUT", help="write the Document JSON to OUT")
+    process.add_argument("--no-cache", action="store_true", help="bypass the result cache")
+
+    visualize = commands.add_parser("visualize", help="draw a figure from a file",
+                                    description="Run a visualizer on FILE; the analyzers it needs run first.")
+    visualize.add_argument("file", metavar="FILE")
+    visualize.add_argument("-p", "--plugin", required=True, metavar="ID", help="visualizer plugin id")
+    visualize.add_argument("-P", "--param", action="append", default=[], metavar="KEY=VALUE",
+                           help="visualizer parameter (repeatable)")
+    visualize.add_argument("--format", choices=["png", "svg", "html"], help="figure format (default: the "
+                                                                            "plugin's first)")
+    visualize.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="figure file to write")
+    visualize.add_argument("--clean", action="store_true", help="parse the transcript with teams_cleaner first")
+    visualize.add_argument("--no-cache", action="store_true", help="bypass the result cache")
+
+    pipeline = commands.add_parser("pipeline", help="run a pipeline file over files",
+                                   description="Run the steps of a pipeline file (TOML or JSON) over each FILE. "
+                                               "The whole pipeline is checked before anything runs.")
+    pipeline.add_argument("files", nargs="+", metavar="FILE")
+    pipeline.add_argument("-f", "--pipeline-file", required=True, type=Path, metavar="PIPELINE")
+    pipeline.add_argument("-o", "--output-dir", type=Path, default=Path("out"), metavar="DIR",
+                          help="folder for figures and results.json (default: out)")
+    pipeline.add_argument("--json", action="store_true", help="print every step's result as JSON")
+    pipeline.add_argument("--no-cache", action="store_true", help="bypass the result cache")
+
+    cache = commands.add_parser("cache", help="inspect or clear the result cache",
+                                description="The result cache lives in QUALIA_HOME/cache.sqlite3.")
+    cache_sub = cache.add_subparsers(dest="cache_command", required=True, metavar="SUBCOMMAND")
+    stats = cache_sub.add_parser("stats", help="entries, size, limit", description="Show cache statistics.")
+    stats.add_argument("--json", action="store_true", help="machine-readable output")
+    clear = cache_sub.add_parser("clear", help="delete cached results", description="Delete cached results.")
+    clear.add_argument("--plugin", metavar="ID", help="only this plugin's results")
 
     doctor = commands.add_parser("doctor", help="start every plugin once and report",
                                  description="Start every plugin, check its handshake, report OK or the reason.")
@@ -212,11 +257,8 @@ async def cmd_analyze(args: argparse.Namespace, kernel: Kernel) -> int:
     kernel.prepare_config(manifest, config)  # fail before reading any file
     results = []
     for source in args.files:
-        try:
-            document = load_document(source)
-        except OSError as exc:
-            raise BadRequest(f"cannot read {source}: {exc.strerror or exc}") from None
-        outcome = await kernel.run(manifest.id, document, config)
+        document = read_document(source)
+        outcome = await kernel.run(manifest.id, document, config, use_cache=not args.no_cache)
         results.append({"file": source, "result": outcome.result})  # type: ignore[union-attr]
     if args.json:
         emit(to_json(results[0]["result"] if len(results) == 1 else results), args.output)
@@ -226,6 +268,83 @@ async def cmd_analyze(args: argparse.Namespace, kernel: Kernel) -> int:
             lines.append(f"== {item['file']} ({manifest.id})")
             lines += render_human(item["result"])
         emit("\n".join(lines), args.output)
+    return 0
+
+
+def read_document(source: str) -> Document:
+    try:
+        return load_document(source)
+    except OSError as exc:
+        raise BadRequest(f"cannot read {source}: {exc.strerror or exc}") from None
+
+
+async def cmd_process(args: argparse.Namespace, kernel: Kernel) -> int:
+    manifest = kernel.registry.get(args.plugin)
+    if manifest.kind != "document":
+        raise UsageError(f"plugin {manifest.id!r} is a {manifest.kind} plugin; process runs document plugins")
+    config = dict(parse_parameter(manifest, item) for item in args.param)
+    kernel.prepare_config(manifest, config)
+    outcome = await kernel.run(manifest.id, read_document(args.file), config, use_cache=not args.no_cache)
+    emit(to_json(outcome.document), args.output)  # type: ignore[union-attr]
+    return 0
+
+
+async def cmd_visualize(args: argparse.Namespace, kernel: Kernel) -> int:
+    manifest = kernel.registry.get(args.plugin)
+    if manifest.kind != "visualizer":
+        raise UsageError(f"plugin {manifest.id!r} is a {manifest.kind} plugin; visualize runs visualizers")
+    config = dict(parse_parameter(manifest, item) for item in args.param)
+    if args.format:
+        config["format"] = args.format
+    plan = plan_for_target(kernel, manifest.id, config, clean=args.clean)
+    run = await run_plan(kernel, plan, read_document(args.file), name=manifest.id, use_cache=not args.no_cache)
+    figure = run.steps[-1].figure
+    assert figure is not None and figure.data is not None
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_bytes(figure.data)
+    steps = " -> ".join(step.plugin for step in run.steps)
+    print(f"wrote {args.output} ({figure.media_type}, {figure.size} bytes) via {steps}", file=sys.stderr)
+    return 0
+
+
+async def cmd_pipeline(args: argparse.Namespace, kernel: Kernel) -> int:
+    spec = load_pipeline(args.pipeline_file)
+    plan = plan_pipeline(kernel, spec)
+    documents = [read_document(source) for source in args.files]  # read all before running any
+    ids = [doc.id for doc in documents]
+    for index, doc in enumerate(documents):  # two files named alike must not share an output folder
+        if ids.count(doc.id) > 1:
+            doc.id = f"{doc.id}-{index + 1}"
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for source, document in zip(args.files, documents):
+        run = await run_plan(kernel, plan, document, name=spec.name, output_dir=args.output_dir,
+                             use_cache=not args.no_cache)
+        runs.append(run)
+        summary = ", ".join(f"{step.id}{' (cached)' if step.cached else ''}" for step in run.steps)
+        print(f"{source}: {summary}", file=sys.stderr)
+        for step in run.steps:
+            if step.figure is not None:
+                print(f"  {step.figure.path}", file=sys.stderr)
+    results_path = args.output_dir / "results.json"
+    results_path.write_text(to_json(runs), encoding="utf-8")
+    print(f"results of every step: {results_path}", file=sys.stderr)
+    if args.json:
+        emit(to_json(runs), None)
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace, settings: Settings) -> int:
+    with ResultCache(settings.cache_path, settings.cache_max_bytes) as cache:
+        if args.cache_command == "clear":
+            removed = cache.clear(args.plugin)
+            print(f"removed {removed} cached result(s)" + (f" of {args.plugin}" if args.plugin else ""))
+            return 0
+        stats = cache.stats()
+    if args.json:
+        emit(to_json(stats), None)
+    else:
+        emit("\n".join(render_human(msgspec.to_builtins(stats))), None)
     return 0
 
 
@@ -265,6 +384,9 @@ async def cmd_doctor(args: argparse.Namespace, kernel: Kernel) -> int:
 
 KERNEL_COMMANDS: dict[str, Callable[[argparse.Namespace, Kernel], Awaitable[int]]] = {
     "analyze": cmd_analyze,
+    "process": cmd_process,
+    "visualize": cmd_visualize,
+    "pipeline": cmd_pipeline,
     "doctor": cmd_doctor,
 }
 
@@ -290,10 +412,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "plugins":
             return cmd_plugins(args, settings)
+        if args.command == "cache":
+            return cmd_cache(args, settings)
         return asyncio.run(_with_kernel(KERNEL_COMMANDS[args.command], args, settings))
     except (UsageError, ValueError) as exc:
         print(f"qualia: error: {exc}", file=sys.stderr)
         return 2
+    except CacheError as exc:
+        print(f"qualia: error: {exc}", file=sys.stderr)
+        return 1
     except QualiaError as exc:
         print(f"qualia: error: {exc.message}", file=sys.stderr)
         return 2 if isinstance(exc, USAGE_ERRORS) else 1
