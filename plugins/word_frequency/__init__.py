@@ -39,53 +39,57 @@ def ranked(counter: Counter[str], top_n: int) -> list[dict[str, Any]]:
     return [{"term": term, "count": count, "relative": round(count / total, 6)} for term, count in items]
 
 
+def count_terms(texts: Iterable[str], n: int, min_length: int, drop: frozenset[str] | set[str]) -> tuple[int, Counter[str]]:
+    """Word tokens seen, and counts of the kept terms (n-grams never cross a text boundary)."""
+    if n == 1:
+        # Count everything at C speed, then filter the (far fewer) distinct words.
+        tokens = tokenize("\n".join(texts))
+        counts = Counter(tokens)
+        for word in [w for w in counts if len(w) < min_length or w in drop]:
+            del counts[word]
+        return len(tokens), counts
+    total = 0
+    counts = Counter()
+    for text in texts:
+        tokens = tokenize(text)
+        total += len(tokens)
+        kept = [t for t in tokens if len(t) >= min_length and t not in drop]
+        counts.update(" ".join(kept[i:i + n]) for i in range(len(kept) - n + 1))
+    return total, counts
+
+
+def summary(total_tokens: int, counts: Counter[str], top_n: int) -> dict[str, Any]:
+    return {"total_tokens": total_tokens, "counted_tokens": sum(counts.values()), "unique_terms": len(counts),
+            "frequencies": ranked(counts, top_n)}
+
+
 class WordFrequency(AnalyzerPlugin):
     def analyze(self, document: Document, config: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
         language = config["language"]
         if language == "auto":
             language = document.language if document.language != "auto" else detect_language(document.text)
-        drop = set(config["stopwords"]) | {w.lower() for w in config["stopwords"]}
-        if config["remove_stopwords"]:
-            drop |= language_stopwords(language)
+        drop: frozenset[str] | set[str] = language_stopwords(language) if config["remove_stopwords"] else frozenset()
+        if config["stopwords"]:
+            drop = set(drop) | {w.lower() for w in config["stopwords"]}
         min_length, n = config["min_length"], config["ngram"]
 
-        def terms(text: str) -> tuple[int, list[str]]:
-            tokens = tokenize(text)
-            kept = [t for t in tokens if len(t) >= min_length and t not in drop]
-            if n == 1:
-                return len(tokens), kept
-            return len(tokens), [" ".join(kept[i:i + n]) for i in range(len(kept) - n + 1)]
-
-        pieces: Iterable[tuple[str | None, str]]
-        if document.segments:
-            pieces = ((s.speaker, s.text) for s in document.segments)
-        else:
-            pieces = ((None, document.text),)
-        total_tokens = 0
-        overall: Counter[str] = Counter()
-        by_speaker: dict[str, Counter[str]] = {}
-        tokens_by_speaker: Counter[str] = Counter()
-        for speaker, text in pieces:
-            token_count, found = terms(text)
-            total_tokens += token_count
-            overall.update(found)
+        # Tokenize each text once: per-speaker counts add up to the overall ones.
+        groups: dict[str | None, list[str]] = {}
+        for speaker, text in self._pieces(document):
+            groups.setdefault(speaker, []).append(text)
+        total_tokens, overall = 0, Counter()
+        speakers = {}
+        for speaker, texts in groups.items():
+            tokens, counts = count_terms(texts, n, min_length, drop)
+            total_tokens += tokens
+            overall.update(counts)
             if speaker is not None and config["per_speaker"]:
-                by_speaker.setdefault(speaker, Counter()).update(found)
-                tokens_by_speaker[speaker] += token_count
-        return {
-            "language": language,
-            "ngram": n,
-            "total_tokens": total_tokens,
-            "counted_tokens": sum(overall.values()),
-            "unique_terms": len(overall),
-            "frequencies": ranked(overall, config["top_n"]),
-            "speakers": {
-                speaker: {
-                    "total_tokens": tokens_by_speaker[speaker],
-                    "counted_tokens": sum(counter.values()),
-                    "unique_terms": len(counter),
-                    "frequencies": ranked(counter, config["top_n_per_speaker"]),
-                }
-                for speaker, counter in by_speaker.items()
-            },
-        }
+                speakers[speaker] = summary(tokens, counts, config["top_n_per_speaker"])
+        return {"language": language, "ngram": n, **summary(total_tokens, overall, config["top_n"]),
+                "speakers": speakers}
+
+    @staticmethod
+    def _pieces(document: Document) -> Iterable[tuple[str | None, str]]:
+        if document.segments:
+            return ((segment.speaker, segment.text) for segment in document.segments)
+        return ((None, document.text),)
