@@ -77,6 +77,13 @@ def load_manifest(path: Path) -> Manifest:
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(path, f"invalid TOML: {exc}") from None
     raw.pop("path", None)
+    if isinstance(raw.get("parameters"), dict):
+        # Checked one by one first: msgspec writes a bad dict value's location as `$.parameters[...]`.
+        for key, table in raw["parameters"].items():
+            try:
+                msgspec.convert(table, Parameter)
+            except msgspec.ValidationError as exc:
+                raise ManifestError(path, f"parameter {key!r}: {exc}") from None
     try:
         manifest = msgspec.convert(raw, Manifest)
     except msgspec.ValidationError as exc:
