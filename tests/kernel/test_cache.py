@@ -320,7 +320,7 @@ def _worker(path: str, worker: int, barrier: object, results: object) -> None:
     try:
         barrier.wait()  # type: ignore[attr-defined]  # all open a fresh file at once
         rng = random.Random(worker)
-        with ResultCache(Path(path), max_bytes=SHARED_MAX_BYTES, touch_interval=0.0) as cache:
+        with ResultCache(Path(path), max_bytes=SHARED_MAX_BYTES, touch_interval=0.0, busy_timeout=30.0) as cache:
             for i in range(ROUNDS):
                 own = f"w{worker}-{i}"
                 shared = f"shared-{rng.randrange(SHARED_KEYS)}"
