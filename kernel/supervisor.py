@@ -9,7 +9,6 @@ from typing import Any, Callable
 
 import msgspec
 
-from plugin_sdk import protocol as p
 from plugin_sdk.manifest import Manifest
 
 from .breaker import BreakerSnapshot, BreakerState, CircuitBreaker

@@ -1,0 +1,5 @@
+from plugin_sdk import serve
+
+from . import SentimentViz
+
+serve(SentimentViz)

@@ -1,0 +1,5 @@
+from plugin_sdk import serve
+
+from . import WordcloudViz
+
+serve(WordcloudViz)
