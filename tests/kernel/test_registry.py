@@ -222,3 +222,26 @@ def test_qualia_plugins_starts_no_plugin_process(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=30)
     assert used.returncode == 1, used.stderr  # it never answers the handshake
     assert (root / "sentinel" / "STARTED").exists()
+
+
+def test_installed_package_with_entry_point_is_discovered_without_import(tmp_path: Path, monkeypatch) -> None:
+    """A pip-installed plugin: a dist-info declaring `qualia.plugins`, found by module location only."""
+    site = tmp_path / "site"
+    package = site / "qualia_shout"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("raise RuntimeError('the kernel must not import plugin code')\n")
+    (package / "plugin.toml").write_text(
+        'id = "shout"\nname = "Shout"\nversion = "2.0.0"\nkind = "analyzer"\n'
+        'command = ["{python}", "-m", "qualia_shout"]\n')
+    dist = site / "qualia_shout-2.0.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: qualia-shout\nVersion: 2.0.0\n")
+    (dist / "entry_points.txt").write_text("[qualia.plugins]\nshout = qualia_shout\n")
+    monkeypatch.syspath_prepend(str(site))
+
+    registry = Registry(entry_points=True)
+    registry.reload()
+
+    assert registry.get("shout").path == str(package.resolve())
+    assert registry.get("shout").version == "2.0.0"
+    assert "word_frequency" in registry.manifests  # bundled ones still there
