@@ -384,7 +384,14 @@ class ResultCache:
         be creating the same file right now.
         """
         db = self._conn()
-        if self._schema_state(db) == SCHEMA_VERSION:
+        # One read transaction: the pragmas and sqlite_master must come from the same
+        # snapshot, or a creation committed in between looks like someone else's file.
+        db.execute("BEGIN")
+        try:
+            current = self._schema_state(db) == SCHEMA_VERSION
+        finally:
+            db.execute("COMMIT")
+        if current:
             return
         with self._write(db):
             version = self._schema_state(db)

@@ -15,6 +15,7 @@ from typing import Any, Awaitable, Callable, Sequence
 
 import msgspec
 
+from ops.backup_cli import add_backup_parser, run_backup_command
 from plugin_sdk.manifest import Manifest, Parameter
 
 from . import __version__
@@ -152,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="start every plugin once and report",
                                  description="Start every plugin, check its handshake, report OK or the reason.")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
+
+    add_backup_parser(commands)
     return parser
 
 
@@ -414,6 +417,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_plugins(args, settings)
         if args.command == "cache":
             return cmd_cache(args, settings)
+        if args.command == "backup":
+            return run_backup_command(args, settings)
         return asyncio.run(_with_kernel(KERNEL_COMMANDS[args.command], args, settings))
     except (UsageError, ValueError) as exc:
         print(f"qualia: error: {exc}", file=sys.stderr)
