@@ -38,7 +38,9 @@ class Execution(msgspec.Struct, kw_only=True):
 class Kernel:
     def __init__(self, settings: Settings | None = None, *, registry: Registry | None = None) -> None:
         self.settings = settings or Settings.from_env()
-        self.registry = registry or Registry(self.settings.plugin_path, entry_points=self.settings.use_entry_points)
+        # `is None`, not `or`: a Registry with no manifests loaded yet is falsy (it has __len__).
+        self.registry = registry if registry is not None else Registry(
+            self.settings.plugin_path, entry_points=self.settings.use_entry_points)
         self._supervisors: dict[str, PluginSupervisor] = {}
         self._decoders = {kind: msgspec.json.Decoder(cls) for kind, cls in _RESULT_TYPES.items()}
         self.started_at: float | None = None
@@ -64,6 +66,11 @@ class Kernel:
         if self.cache is not None:
             self.cache.close()
             self.cache = None
+
+    @property
+    def running(self) -> bool:
+        """True between start() and stop(): the kernel accepts work."""
+        return self._running
 
     async def __aenter__(self) -> "Kernel":
         return await self.start()
@@ -139,6 +146,19 @@ class Kernel:
             self.cache.put(key, plugin_id, value)
         except CacheError as exc:
             log.error("cache write failed: %s", exc)
+
+    async def reload_plugins(self) -> list[str]:
+        """Re-read every manifest while running; return the ids whose manifest changed or vanished.
+
+        Their processes are stopped (calls in flight on them fail) and the next call
+        starts the plugin from its new manifest.
+        """
+        self.registry.reload()
+        changed = sorted(plugin_id for plugin_id, supervisor in self._supervisors.items()
+                         if self.registry.manifests.get(plugin_id) != supervisor.manifest)
+        stopping = [self._supervisors.pop(plugin_id) for plugin_id in changed]
+        await asyncio.gather(*(supervisor.stop() for supervisor in stopping), return_exceptions=True)
+        return changed
 
     async def check(self, plugin_id: str) -> PluginStatus:
         """Start the plugin (handshake included) and return its status; raises on failure."""

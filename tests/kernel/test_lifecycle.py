@@ -65,3 +65,24 @@ def test_plugins_die_when_the_kernel_is_killed(tmp_path, plugin_dir):
         host.kill()
         host.wait()
         host.stdout.close()
+
+
+async def test_reload_picks_up_a_changed_manifest_without_a_restart(make_kernel, plugin_dir):
+    from tests.conftest import FIXTURES, write_plugin
+
+    folder = write_plugin(plugin_dir, "chatty", ["{python}", str(FIXTURES / "sdk_print_plugin.py")])
+    write_plugin(plugin_dir, "steady", ["{python}", str(FIXTURES / "problem_plugin.py"), "ok"])
+    kernel = await make_kernel()
+    await kernel.run("chatty", Document(text="a"))
+    await kernel.run("steady", Document(text="a"))
+    old_pid = kernel.plugin_status("chatty").processes[0].pid
+    steady_pid = kernel.plugin_status("steady").processes[0].pid
+
+    manifest = folder / "plugin.toml"
+    manifest.write_text(manifest.read_text().replace('version = "1.0.0"', 'version = "1.1.0"'))
+    assert await kernel.reload_plugins() == ["chatty"]
+
+    assert kernel.registry.get("chatty").version == "1.1.0"
+    assert not psutil.pid_exists(old_pid) or psutil.Process(old_pid).status() == psutil.STATUS_ZOMBIE
+    assert (await kernel.run("chatty", Document(text="b"))).result == {"echo": "b"}  # handshake says 1.1.0
+    assert kernel.plugin_status("steady").processes[0].pid == steady_pid  # untouched
