@@ -154,6 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="Start every plugin, check its handshake, report OK or the reason.")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
 
+    serve = commands.add_parser("serve", help="run the REST service",
+                                description="Serve the REST API (see GET /docs) until SIGTERM or SIGINT; in-flight "
+                                            "requests finish (QUALIA_SHUTDOWN_TIMEOUT_S) and plugins shut down.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    serve.add_argument("--cert", type=Path, metavar="PEM", help="TLS certificate (with --key)")
+    serve.add_argument("--key", type=Path, metavar="PEM", help="TLS private key (with --cert)")
+
     add_backup_parser(commands)
     return parser
 
@@ -419,6 +427,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_cache(args, settings)
         if args.command == "backup":
             return run_backup_command(args, settings)
+        if args.command == "serve":
+            from .server import serve_main  # aiohttp is imported only for the service
+
+            return serve_main(settings, args.host, args.port, cert=args.cert, key=args.key)
         return asyncio.run(_with_kernel(KERNEL_COMMANDS[args.command], args, settings))
     except (UsageError, ValueError) as exc:
         print(f"qualia: error: {exc}", file=sys.stderr)

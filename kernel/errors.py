@@ -46,6 +46,36 @@ class InvalidInput(QualiaError):
     code = "invalid_input"
 
 
+class MalformedBody(BadRequest):
+    """A request body that cannot be parsed (JSON syntax, multipart framing); says where."""
+
+    code = "malformed_body"
+
+
+class InvalidRequest(QualiaError):
+    """A well-formed body with a wrong or missing field; `details.field` names it (`$.text`)."""
+
+    status = 422
+    code = "invalid_request"
+
+
+class WrongPluginKind(QualiaError):
+    """The plugin exists but the route runs another kind (analyze needs an analyzer, ...)."""
+
+    status = 422
+    code = "wrong_plugin_kind"
+
+
+class PayloadTooLarge(QualiaError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(QualiaError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class ResolutionError(QualiaError):
     """No order of plugins satisfies the request (missing provider or a cycle)."""
 
@@ -96,3 +126,35 @@ class PluginBusy(Unavailable):
 
 class KernelStopped(Unavailable):
     code = "kernel_stopped"
+
+
+# ---- the service: webhooks and jobs (appended) ---------------------------------
+
+class Unauthorized(QualiaError):
+    """A missing, malformed, wrong or stale request signature: nothing runs."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Conflict(QualiaError):
+    """The request is valid but not in the resource's current state (e.g. cancel a finished job)."""
+
+    status = 409
+    code = "conflict"
+
+
+class UnknownJob(NotFound):
+    code = "unknown_job"
+
+
+class WebhookNotConfigured(NotFound):
+    """A webhook source without a secret: it answers 404 and never runs unsigned."""
+
+    code = "webhook_not_configured"
+
+
+class WebhookMisconfigured(Unavailable):
+    """The server's own webhook settings are unusable (e.g. the configured plugin is unknown)."""
+
+    code = "webhook_misconfigured"

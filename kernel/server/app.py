@@ -1,0 +1,83 @@
+"""`create_app`: the aiohttp application of the REST front, and its lifecycle.
+
+The app owns the kernel's lifecycle by default (started with the app,
+stopped after the in-flight requests are done), so plugin processes never
+outlive the server. Middlewares, outermost first: the request id, then the
+one error translation point.
+"""
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from ..kernel import Kernel
+from ..settings import Settings
+from .errors import error_middleware
+from .jobs_routes import setup_jobs
+from .logs import echo_request_id, request_id_middleware, server_log
+from .openapi import API_DOC, ApiDoc, setup_openapi
+from .routes_analysis import setup_analysis_routes
+from .routes_figures import setup_figure_routes
+from .routes_plugins import setup_plugin_routes
+from .state import KERNEL, SETTINGS, STATE, ServerSettings, ServerState
+
+API_DESCRIPTION = (
+    "Qualia Core turns qualitative text into numbers and figures through plugins that run as child "
+    "processes. Every error is `{\"error\": {\"code\", \"message\", \"details\"}}`; every answer carries "
+    "an `X-Request-ID`.")
+
+
+def create_app(kernel: Kernel | None = None, *, settings: ServerSettings | None = None,
+               kernel_settings: Settings | None = None, manage_kernel: bool = True) -> web.Application:
+    """The REST application.
+
+    `kernel` defaults to a new Kernel over `kernel_settings` (else the environment).
+    With `manage_kernel` the app starts it on startup (unless already running) and
+    stops it on cleanup, after the in-flight requests finished.
+    """
+    settings = settings or ServerSettings.from_env()
+    kernel = kernel or Kernel(kernel_settings)
+    app = web.Application(middlewares=[request_id_middleware, error_middleware],
+                          client_max_size=settings.max_upload_bytes)
+    app[KERNEL] = kernel
+    app[SETTINGS] = settings
+    app[STATE] = ServerState()
+    app[API_DOC] = ApiDoc(description=API_DESCRIPTION)
+
+    setup_plugin_routes(app)
+    setup_analysis_routes(app)
+    setup_figure_routes(app)
+    setup_openapi(app)
+    # ---- extensions -------------------------------------------------------------
+    # Durable jobs and webhooks register here with one call each, e.g.
+    #     from .jobs_routes import setup_jobs
+    #     setup_jobs(app)
+    # They get the request id and the JSON error shape from the middlewares, the
+    # kernel as app[KERNEL], and describe their operations on app[API_DOC]
+    # (doc.add(...)) so /openapi.json lists them.
+    setup_jobs(app)
+
+    app.on_response_prepare.append(echo_request_id)
+    app.on_shutdown.append(_mark_stopping)
+    if manage_kernel:
+        app.cleanup_ctx.append(_kernel_lifecycle)
+    return app
+
+
+async def _mark_stopping(app: web.Application) -> None:
+    """Runs as soon as shutdown begins (before in-flight requests finish): /health answers 503."""
+    app[STATE].stopping = True
+
+
+async def _kernel_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    kernel = app[KERNEL]
+    if not kernel.running:
+        await kernel.start()
+    server_log.info("kernel started: %d plugins, %d manifest problems", len(kernel.registry),
+                    len(kernel.registry.problems))
+    try:
+        yield
+    finally:
+        await kernel.stop()
+        server_log.info("kernel stopped: plugin processes shut down")

@@ -1,0 +1,137 @@
+"""Reading request bodies: JSON into typed Structs, multipart uploads into memory.
+
+JSON routes need `Content-Type: application/json` (415 otherwise); the body
+is limited by the app's `client_max_size` (413). Syntax errors are 400 with
+the byte, line and column; type errors are 422 naming the JSON path.
+Uploads are read part by part into memory with the same limit: a file never
+touches the disk, and its client-given name is only kept as metadata.
+"""
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+from aiohttp import BodyPartReader, web
+
+from ..errors import InvalidRequest, MalformedBody, PayloadTooLarge, UnsupportedMediaType
+from .errors import decode_position, validation_field
+from .state import SETTINGS
+
+T = TypeVar("T")
+
+_JSON_TYPES = frozenset({"application/json"})
+_CHUNK = 1 << 16
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes (QUALIA_MAX_UPLOAD_BYTES)",
+                           max_bytes=limit)
+
+
+def _check_length(request: web.Request) -> None:
+    limit = request.app[SETTINGS].max_upload_bytes
+    length = request.content_length
+    if length is not None and length > limit:
+        raise _too_large(limit)
+
+
+async def read_json(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T:
+    content_type = request.content_type
+    if content_type not in _JSON_TYPES and not content_type.endswith("+json"):
+        raise UnsupportedMediaType(f"{request.method} {request.path} takes a JSON body: send Content-Type: "
+                                   f"application/json (got {content_type or 'none'!r})",
+                                   expected="application/json", got=content_type)
+    charset = request.charset
+    if charset is not None and charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(f"JSON bodies must be UTF-8 (got charset {charset!r})", got=charset)
+    _check_length(request)
+    body = await request.read()
+    if not body.strip():
+        raise MalformedBody("the request body is empty: send a JSON object", **{"byte": 0, "line": 1, "column": 1})
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:  # a subclass of DecodeError: test it first
+        field = validation_field(exc)
+        raise InvalidRequest(f"invalid request body: {exc}", field=field) from None
+    except msgspec.DecodeError as exc:
+        where = decode_position(body, exc)
+        raise MalformedBody(f"malformed JSON at line {where['line']}, column {where['column']} "
+                            f"(byte {where['byte']}): {exc}", **where) from None
+
+
+class Upload(msgspec.Struct, kw_only=True):
+    """A multipart form: the one file, and the other fields as text."""
+
+    filename: str
+    content_type: str | None
+    data: bytes
+    fields: dict[str, str]
+
+
+async def read_upload(request: web.Request, file_field: str = "file") -> Upload:
+    """Read a multipart/form-data body into memory, enforcing the size limit as it streams."""
+    if request.content_type != "multipart/form-data":
+        raise UnsupportedMediaType(f"{request.method} {request.path} takes multipart/form-data with a "
+                                   f"{file_field!r} part (got {request.content_type or 'none'!r})",
+                                   expected="multipart/form-data", got=request.content_type)
+    _check_length(request)
+    limit = request.app[SETTINGS].max_upload_bytes
+    try:
+        reader = await request.multipart()
+    except (ValueError, AssertionError) as exc:
+        raise MalformedBody(f"malformed multipart body: {exc}") from None
+    received = 0
+    upload: Upload | None = None
+    fields: dict[str, str] = {}
+    while True:
+        try:
+            part = await reader.next()
+        except (ValueError, AssertionError) as exc:
+            raise MalformedBody(f"malformed multipart body: {exc}") from None
+        if part is None:
+            break
+        if not isinstance(part, BodyPartReader):
+            raise MalformedBody("nested multipart bodies are not supported")
+        chunks: list[bytes] = []
+        while chunk := await part.read_chunk(_CHUNK):
+            received += len(chunk)
+            if received > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+        data = b"".join(chunks)
+        if part.name == file_field:
+            if upload is not None:
+                raise InvalidRequest(f"send one file in the {file_field!r} part", field=file_field)
+            upload = Upload(filename=part.filename or "", content_type=part.headers.get("Content-Type"),
+                            data=data, fields=fields)
+        elif part.name:
+            try:
+                fields[part.name] = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidRequest(f"form field {part.name!r} is not UTF-8 text", field=part.name) from None
+    if upload is None:
+        raise InvalidRequest(f"no file: send the document as the {file_field!r} part of the form",
+                             field=file_field)
+    return upload
+
+
+def form_json(fields: dict[str, str], name: str, default: Any) -> Any:
+    """A form field holding JSON (e.g. `config`), or `default` when it is absent or empty."""
+    text = fields.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError as exc:
+        raise MalformedBody(f"form field {name!r} is not valid JSON: {exc}", field=name) from None
+
+
+def form_bool(fields: dict[str, str], name: str, default: bool) -> bool:
+    text = fields.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise InvalidRequest(f"form field {name!r} must be true or false, got {text!r}", field=name)

@@ -1,0 +1,69 @@
+"""What the front keeps between requests: its settings, its state and the app keys.
+
+Everything a handler needs is reached through the `web.AppKey`s below, so no
+module keeps global state and several apps (one per test) can live in one
+process.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Mapping
+
+import msgspec
+from aiohttp import web
+
+from ..kernel import Kernel
+
+DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+
+
+class ServerSettings(msgspec.Struct, kw_only=True):
+    """Settings of the HTTP front (the kernel has its own `Settings`)."""
+
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES  # any request body: JSON or multipart
+    shutdown_timeout_s: float = 30.0  # in-flight requests get this long on SIGTERM
+    access_log: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "ServerSettings":
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        numeric = {
+            "max_upload_bytes": ("QUALIA_MAX_UPLOAD_BYTES", int),
+            "shutdown_timeout_s": ("QUALIA_SHUTDOWN_TIMEOUT_S", float),
+        }
+        for field, (name, kind) in numeric.items():
+            if env.get(name):
+                try:
+                    values[field] = kind(env[name])
+                except ValueError:
+                    raise ValueError(f"environment variable {name}={env[name]!r} is not a valid "
+                                     f"{kind.__name__}") from None
+        if env.get("QUALIA_ACCESS_LOG"):
+            values["access_log"] = env["QUALIA_ACCESS_LOG"].strip().lower() not in ("0", "false", "no", "off")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)  # type: ignore[arg-type]
+        if settings.max_upload_bytes < 1:
+            raise ValueError("QUALIA_MAX_UPLOAD_BYTES must be >= 1")
+        if not settings.shutdown_timeout_s >= 0:
+            raise ValueError("QUALIA_SHUTDOWN_TIMEOUT_S must be >= 0")
+        return settings
+
+
+class ServerState:
+    """Mutable facts about this front: when it started and whether it is stopping."""
+
+    __slots__ = ("started_at", "stopping")
+
+    def __init__(self) -> None:
+        self.started_at = time.monotonic()
+        self.stopping = False
+
+    def uptime_s(self) -> float:
+        return round(time.monotonic() - self.started_at, 3)
+
+
+KERNEL = web.AppKey("qualia_kernel", Kernel)
+SETTINGS = web.AppKey("qualia_server_settings", ServerSettings)
+STATE = web.AppKey("qualia_server_state", ServerState)
