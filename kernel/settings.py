@@ -8,6 +8,21 @@ from typing import Mapping
 import msgspec
 
 
+EnvTable = dict[str, tuple[str, type]]  # field -> (variable, int | float)
+
+
+def read_env_numbers(env: Mapping[str, str], table: EnvTable) -> dict[str, object]:
+    """The numeric variables of `table` that are set in `env`; a bad value names its variable."""
+    values: dict[str, object] = {}
+    for field, (name, kind) in table.items():
+        if env.get(name):
+            try:
+                values[field] = kind(env[name])
+            except ValueError:
+                raise ValueError(f"environment variable {name}={env[name]!r} is not a valid {kind.__name__}") from None
+    return values
+
+
 class Settings(msgspec.Struct, kw_only=True):
     home: Path
     plugin_path: list[Path] = []
@@ -29,7 +44,7 @@ class Settings(msgspec.Struct, kw_only=True):
             "home": Path(env.get("QUALIA_HOME") or Path.home() / ".qualia"),
             "plugin_path": [Path(p) for p in env.get("QUALIA_PLUGIN_PATH", "").split(os.pathsep) if p],
         }
-        numeric = {
+        values |= read_env_numbers(env, {
             "breaker_failures": ("QUALIA_BREAKER_FAILURES", int),
             "breaker_open_s": ("QUALIA_BREAKER_OPEN_S", float),
             "start_timeout_s": ("QUALIA_START_TIMEOUT_S", float),
@@ -37,13 +52,7 @@ class Settings(msgspec.Struct, kw_only=True):
             "queue_limit": ("QUALIA_QUEUE_LIMIT", int),
             "queue_timeout_s": ("QUALIA_QUEUE_TIMEOUT_S", float),
             "cache_max_bytes": ("QUALIA_CACHE_MAX_BYTES", int),
-        }
-        for field, (name, kind) in numeric.items():
-            if env.get(name):
-                try:
-                    values[field] = kind(env[name])
-                except ValueError:
-                    raise ValueError(f"environment variable {name}={env[name]!r} is not a valid {kind.__name__}") from None
+        })
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.breaker_failures < 1:

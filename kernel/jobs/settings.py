@@ -10,6 +10,8 @@ from typing import Mapping
 
 import msgspec
 
+from ..settings import read_env_numbers
+
 __all__ = ["JobSettings"]
 
 
@@ -43,8 +45,7 @@ class JobSettings(msgspec.Struct, kw_only=True):
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "JobSettings":
         env = os.environ if env is None else env
-        values: dict[str, object] = {}
-        numeric = {
+        values = read_env_numbers(env, {
             "workers": ("QUALIA_JOB_WORKERS", int),
             "max_attempts": ("QUALIA_JOB_MAX_ATTEMPTS", int),
             "retry_delay_s": ("QUALIA_JOB_RETRY_DELAY_S", float),
@@ -59,13 +60,7 @@ class JobSettings(msgspec.Struct, kw_only=True):
             "callback_backoff_max_s": ("QUALIA_CALLBACK_BACKOFF_MAX_S", float),
             "callback_timeout_s": ("QUALIA_CALLBACK_TIMEOUT_S", float),
             "callback_concurrency": ("QUALIA_CALLBACK_CONCURRENCY", int),
-        }
-        for field, (name, kind) in numeric.items():
-            if env.get(name):
-                try:
-                    values[field] = kind(env[name])
-                except ValueError:
-                    raise ValueError(f"environment variable {name}={env[name]!r} is not a valid {kind.__name__}") from None
+        })
         secret = env.get("QUALIA_CALLBACK_SECRET") or env.get("QUALIA_WEBHOOK_SECRET")
         if secret:
             values["callback_secret"] = secret

@@ -14,6 +14,7 @@ import msgspec
 from aiohttp import web
 
 from ..kernel import Kernel
+from ..settings import read_env_numbers
 
 DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 
@@ -28,18 +29,10 @@ class ServerSettings(msgspec.Struct, kw_only=True):
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "ServerSettings":
         env = os.environ if env is None else env
-        values: dict[str, object] = {}
-        numeric = {
+        values = read_env_numbers(env, {
             "max_upload_bytes": ("QUALIA_MAX_UPLOAD_BYTES", int),
             "shutdown_timeout_s": ("QUALIA_SHUTDOWN_TIMEOUT_S", float),
-        }
-        for field, (name, kind) in numeric.items():
-            if env.get(name):
-                try:
-                    values[field] = kind(env[name])
-                except ValueError:
-                    raise ValueError(f"environment variable {name}={env[name]!r} is not a valid "
-                                     f"{kind.__name__}") from None
+        })
         if env.get("QUALIA_ACCESS_LOG"):
             values["access_log"] = env["QUALIA_ACCESS_LOG"].strip().lower() not in ("0", "false", "no", "off")
         values.update({k: v for k, v in overrides.items() if v is not None})
