@@ -28,6 +28,8 @@ from typing import Any
 
 import msgspec
 
+from .sqlite import connect_wal
+
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "CacheError",
@@ -202,14 +204,9 @@ class ResultCache:
         except OSError as exc:
             raise CacheError(f"cannot create the directory of cache {self._path}: {exc}", self._path) from exc
         try:
-            # isolation_level=None: no implicit transactions; we BEGIN ourselves.
-            self._db = sqlite3.connect(
-                self._path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode = WAL")
             # NORMAL is durable against application crashes in WAL mode; losing
             # the last puts on power loss is fine for a cache.
-            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db = connect_wal(self._path, busy_timeout=busy_timeout, synchronous="NORMAL")
             self._ensure_schema()
         except sqlite3.Error as exc:
             error = self._error(exc, "open")
