@@ -27,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from ..sqlite import connect_wal
 from .spec import JobSpec
 
 __all__ = ["ACTIVE_STATES", "FINAL_STATES", "Job", "JobStore", "JobStoreError"]
@@ -148,11 +149,8 @@ class JobStore:
         self._db: sqlite3.Connection | None = None
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self._path, timeout=busy_timeout, isolation_level=None,
-                                       check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode = WAL")
             # FULL, unlike the cache: an accepted job (a 202 already answered) must survive power loss.
-            self._db.execute("PRAGMA synchronous = FULL")
+            self._db = connect_wal(self._path, busy_timeout=busy_timeout, synchronous="FULL")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._ensure_schema()
         except OSError as exc:
@@ -210,6 +208,14 @@ class JobStore:
     def count(self) -> int:
         with self._reading("count") as db:
             return int(db.execute("SELECT count(*) FROM jobs").fetchone()[0])
+
+    def count_by_state(self) -> dict[str, int]:
+        """How many jobs are in each state (every state listed, 0 included); for /monitor and /metrics."""
+        with self._reading("count by state") as db:
+            rows = db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
+        counts = dict.fromkeys(ACTIVE_STATES + FINAL_STATES, 0)
+        counts.update({state: int(n) for state, n in rows})
+        return counts
 
     def spec(self, job_id: str) -> JobSpec:
         with self._reading("read payload") as db:
