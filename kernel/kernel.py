@@ -16,7 +16,7 @@ from plugin_sdk import protocol as p
 from plugin_sdk.document import Document
 from plugin_sdk.manifest import ConfigError, Manifest, validate_config
 
-from .errors import InvalidConfig, InvalidInput, KernelStopped, PluginProtocolError
+from .errors import InvalidConfig, InvalidInput, KernelStopped, PluginProtocolError, QualiaError
 from .cache import CacheError, ResultCache, cache_key
 from .process import ProgressCallback
 from .registry import Registry
@@ -45,6 +45,7 @@ class Kernel:
         self._decoders = {kind: msgspec.json.Decoder(cls) for kind, cls in _RESULT_TYPES.items()}
         self.started_at: float | None = None
         self.cache: ResultCache | None = None
+        self._preloads: set[asyncio.Task[None]] = set()
         self._running = False
 
     async def start(self) -> "Kernel":
@@ -57,11 +58,34 @@ class Kernel:
                 log.error("result cache disabled: %s", exc)
         self.started_at = time.monotonic()
         self._running = True
+        self._start_preloads()
         return self
+
+    def _start_preloads(self) -> None:
+        """Start the plugins named in `settings.preload` in the background; failures are only logged
+        (and counted by the plugin's breaker), so one broken plugin does not stop the kernel."""
+        wanted = self.settings.preload
+        ids = sorted(self.registry.manifests) if "all" in wanted else wanted
+        for plugin_id in ids:
+            if plugin_id not in self.registry.manifests:
+                log.error("QUALIA_PRELOAD names unknown plugin %r", plugin_id)
+                continue
+            task = asyncio.get_running_loop().create_task(self._preload(plugin_id), name=f"preload-{plugin_id}")
+            self._preloads.add(task)
+            task.add_done_callback(self._preloads.discard)
+
+    async def _preload(self, plugin_id: str) -> None:
+        try:
+            await self.check(plugin_id)
+        except QualiaError as exc:
+            log.error("preloading %s failed: %s", plugin_id, exc.message)
 
     async def stop(self) -> None:
         """Stop every plugin process (shutdown, exit, then terminate and kill)."""
         self._running = False
+        for task in self._preloads:
+            task.cancel()
+        await asyncio.gather(*self._preloads, return_exceptions=True)
         await asyncio.gather(*(sup.stop() for sup in self._supervisors.values()), return_exceptions=True)
         if self.cache is not None:
             self.cache.close()

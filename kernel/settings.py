@@ -35,6 +35,7 @@ class Settings(msgspec.Struct, kw_only=True):
     queue_timeout_s: float = 30.0
     cache_max_bytes: int = 256 * 1024 * 1024
     use_entry_points: bool = True
+    preload: list[str] = []  # plugin ids started with the kernel; ["all"] for every plugin
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -43,6 +44,7 @@ class Settings(msgspec.Struct, kw_only=True):
         values: dict[str, object] = {
             "home": Path(env.get("QUALIA_HOME") or Path.home() / ".qualia"),
             "plugin_path": [Path(p) for p in env.get("QUALIA_PLUGIN_PATH", "").split(os.pathsep) if p],
+            "preload": [item.strip() for item in env.get("QUALIA_PRELOAD", "").split(",") if item.strip()],
         }
         values |= read_env_numbers(env, {
             "breaker_failures": ("QUALIA_BREAKER_FAILURES", int),

@@ -86,3 +86,21 @@ async def test_reload_picks_up_a_changed_manifest_without_a_restart(make_kernel,
     assert not psutil.pid_exists(old_pid) or psutil.Process(old_pid).status() == psutil.STATUS_ZOMBIE
     assert (await kernel.run("chatty", Document(text="b"))).result == {"echo": "b"}  # handshake says 1.1.0
     assert kernel.plugin_status("steady").processes[0].pid == steady_pid  # untouched
+
+
+async def test_preloaded_plugins_start_with_the_kernel_and_broken_ones_do_not_stop_it(make_kernel, plugin_dir):
+    import asyncio
+
+    problem_plugin(plugin_dir, "healthy", "ok")
+    problem_plugin(plugin_dir, "broken", "crash_at_start")
+    problem_plugin(plugin_dir, "lazy", "ok")
+    kernel = await make_kernel(preload=["healthy", "broken", "missing"])
+    for _ in range(100):
+        if kernel.plugin_status("healthy") and kernel.plugin_status("healthy").processes \
+                and kernel.plugin_status("broken") and kernel.plugin_status("broken").breaker.total_failures:
+            break
+        await asyncio.sleep(0.05)
+    assert kernel.plugin_status("healthy").processes[0].alive
+    assert kernel.plugin_status("broken").breaker.total_failures == 1
+    assert kernel.plugin_status("lazy") is None  # not named: not started
+    assert (await kernel.run("healthy", Document(text="x"))).result == {"echo": "x"}
