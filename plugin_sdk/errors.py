@@ -49,9 +49,18 @@ class InternalError(RpcError):
     code = -32603
 
 
+class Cancelled(RpcError):
+    """The kernel sent `$/cancel` for the running request (code as in LSP's RequestCancelled)."""
+
+    code = -32800
+
+    def __init__(self, message: str = "cancelled by the kernel", data: Any = None) -> None:
+        super().__init__(message, data)
+
+
 InputError = InvalidParams
 """What plugin code raises for input it cannot use; the kernel answers 422."""
 
 _BY_CODE: dict[int, type[RpcError]] = {
-    cls.code: cls for cls in (ParseError, InvalidRequest, MethodNotFound, InvalidParams, InternalError)
+    cls.code: cls for cls in (ParseError, InvalidRequest, MethodNotFound, InvalidParams, InternalError, Cancelled)
 }

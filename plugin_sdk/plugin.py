@@ -8,9 +8,11 @@ from __future__ import annotations
 from typing import Any, Callable, ClassVar
 
 from .document import Document
+from .errors import Cancelled
 from .manifest import FORMAT_MEDIA_TYPES, Manifest
 
 ProgressSink = Callable[[float, float | None], None]
+CancelCheck = Callable[[], bool]
 
 
 class Plugin:
@@ -19,14 +21,25 @@ class Plugin:
     def __init__(self) -> None:
         self.manifest: Manifest | None = None  # set by serve() or the test harness
         self._progress: ProgressSink | None = None
+        self._cancel_check: CancelCheck | None = None
 
     def setup(self) -> None:
         """Called once after the handshake; load heavy resources here, not at import."""
 
     def progress(self, done: float, total: float | None = None) -> None:
-        """Report progress of the current run (sent as a `$/progress` notification)."""
+        """Report progress of the current run (a `$/progress` notification).
+
+        Raises Cancelled when the kernel has cancelled the run, so long loops that
+        report progress stop early for free.
+        """
         if self._progress is not None:
             self._progress(done, total)
+        if self.cancelled():
+            raise Cancelled()
+
+    def cancelled(self) -> bool:
+        """True once the kernel sent `$/cancel` for the current run (cheap: a non-blocking poll)."""
+        return self._cancel_check is not None and self._cancel_check()
 
 
 class AnalyzerPlugin(Plugin):

@@ -10,8 +10,9 @@ import inspect
 import os
 import sys
 import traceback
+from collections import deque
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 import msgspec
 
@@ -19,6 +20,7 @@ from . import protocol as p
 from .errors import InvalidParams, InvalidRequest, MethodNotFound, ParseError, RpcError
 from .manifest import Manifest, ManifestError, load_manifest, validate_config, ConfigError
 from .plugin import AnalyzerPlugin, DocumentPlugin, Figure, Plugin, VisualizerPlugin
+from .stdin import LineReader
 
 
 def find_manifest(plugin_cls: type[Plugin]) -> Manifest:
@@ -41,8 +43,11 @@ def claim_stdout() -> IO[bytes]:
 class PluginHost:
     """Dispatches decoded requests to one plugin instance. Transport-free, so tests can drive it."""
 
-    def __init__(self, plugin: Plugin, manifest: Manifest, send: Any) -> None:
+    def __init__(self, plugin: Plugin, manifest: Manifest, send: Any,
+                 poll: Callable[[], list[bytes]] | None = None) -> None:
         self.plugin = plugin
+        self.poll = poll  # complete input lines available now, for noticing $/cancel mid-run
+        self.deferred: deque[bytes] = deque()  # lines read while polling, handled after the run
         self.manifest = manifest
         self.send = send
         self.codec = p.LineCodec()
@@ -77,7 +82,7 @@ class PluginHost:
     def _notification(self, message: p.Message) -> None:
         if message.method == p.NOTIFY_EXIT:
             self.exiting = True
-        # $/cancel arrives only between runs (runs are synchronous): nothing to cancel.
+        # A $/cancel seen here is for a run that already answered: nothing to do.
 
     def _request(self, message: p.Message) -> Any:
         method = message.method
@@ -112,6 +117,19 @@ class PluginHost:
 
         plugin = self.plugin
         plugin._progress = report
+        cancelled = False
+
+        def cancel_requested() -> bool:
+            nonlocal cancelled
+            if not cancelled and self.poll is not None:
+                for line in self.poll():
+                    if self._is_cancel_of(line, request_id):
+                        cancelled = True
+                    else:
+                        self.deferred.append(line)
+            return cancelled
+
+        plugin._cancel_check = cancel_requested
         try:
             if isinstance(plugin, AnalyzerPlugin):
                 return p.AnalyzerResult(result=plugin.analyze(params.document, config, params.inputs))
@@ -125,6 +143,19 @@ class PluginHost:
             raise TypeError(f"{type(plugin).__name__} is not an Analyzer, Document or Visualizer plugin")
         finally:
             plugin._progress = None
+            plugin._cancel_check = None
+
+    def _is_cancel_of(self, line: bytes, request_id: p.RequestId) -> bool:
+        try:
+            message = self.codec.decode(line)
+        except msgspec.DecodeError:
+            return False
+        if message.method != p.NOTIFY_CANCEL or message.params is msgspec.UNSET:
+            return False
+        try:
+            return msgspec.json.decode(message.params, type=p.CancelParams).id == request_id
+        except msgspec.ValidationError:
+            return False
 
     def _reply_error(self, request_id: Any, exc: RpcError) -> None:
         error = p.ErrorObject(code=exc.code, message=exc.message, data=exc.data)
@@ -140,9 +171,11 @@ def serve(plugin_cls: type[Plugin], *, manifest: Manifest | None = None) -> None
         out.write(codec.encode(message))
         out.flush()
 
-    host = PluginHost(plugin_cls(), manifest or find_manifest(plugin_cls), send)
-    for line in sys.stdin.buffer:
+    reader = LineReader(sys.stdin.fileno())
+    host = PluginHost(plugin_cls(), manifest or find_manifest(plugin_cls), send, poll=reader.ready_lines)
+    while not host.exiting:
+        line = host.deferred.popleft() if host.deferred else reader.readline()
+        if not line:
+            break
         if line.strip():
             host.handle_line(line)
-        if host.exiting:
-            break

@@ -51,11 +51,11 @@ def pct(values: list[float], q: float) -> float:
 
 async def sequential(kernel: Kernel, calls: int) -> list[float]:
     for _ in range(200):  # warm up
-        await kernel.run("noop", DOC)
+        await kernel.run("noop", DOC, use_cache=False)
     times = []
     for _ in range(calls):
         start = time.perf_counter()
-        await kernel.run("noop", DOC)
+        await kernel.run("noop", DOC, use_cache=False)
         times.append(time.perf_counter() - start)
     return times
 
@@ -65,14 +65,14 @@ async def throughput(home: Path, concurrency: int, calls: int, in_flight: int = 
     await kernel.start()
     kernel.registry.manifests["noop"].concurrency = concurrency
     try:
-        await asyncio.gather(*(kernel.run("noop", DOC) for _ in range(in_flight * 4)))  # start processes
+        await asyncio.gather(*(kernel.run("noop", DOC, use_cache=False) for _ in range(in_flight * 4)))  # start processes
         remaining = calls
 
         async def worker() -> None:
             nonlocal remaining
             while remaining > 0:
                 remaining -= 1
-                await kernel.run("noop", DOC)
+                await kernel.run("noop", DOC, use_cache=False)
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(in_flight)))
@@ -85,20 +85,20 @@ async def cold_start(home: Path) -> float:
     start = time.perf_counter()
     kernel = kernel_for(home)
     await kernel.start()
-    await kernel.run("noop", DOC)
+    await kernel.run("noop", DOC, use_cache=False)
     elapsed = time.perf_counter() - start
     await kernel.stop()
     return elapsed
 
 
 async def crash_recovery(kernel: Kernel) -> float:
-    await kernel.run("noop", DOC)
+    await kernel.run("noop", DOC, use_cache=False)
     pid = kernel.plugin_status("noop").processes[0].pid
     start = time.perf_counter()
     os.kill(pid, signal.SIGKILL)
     while True:
         try:
-            await kernel.run("noop", DOC)
+            await kernel.run("noop", DOC, use_cache=False)
             return time.perf_counter() - start
         except Exception:  # the call that meets the dead process fails; the next restarts it
             continue

@@ -145,3 +145,17 @@ async def test_concurrency_two_serves_two_calls_at_once(make_kernel, plugin_dir)
     results = await asyncio.gather(*(kernel.run("pair", Document(text=str(i))) for i in range(10)))
     assert [r.result["echo"] for r in results] == [str(i) for i in range(10)]
     assert len(kernel.plugin_status("pair").processes) == 2
+
+
+async def test_sdk_plugin_notices_cancel_and_stops_early(make_kernel, plugin_dir):
+    folder = write_plugin(plugin_dir, "slow", ["{python}", str(FIXTURES / "slow_sdk_plugin.py")], timeout_s=0.3)
+    kernel = await make_kernel(cancel_grace_s=3.0)
+    seen = []
+    with pytest.raises(PluginTimeout):
+        await kernel.run("slow", Document(id="doc-7", text="x"), progress=seen.append)
+    assert seen and seen[-1].total == 600  # progress reached the caller while it ran
+    deadline = time.monotonic() + 2  # well inside the 3 s grace: the plugin stopped by itself
+    while not (folder / "cancelled").exists():
+        assert time.monotonic() < deadline, "the plugin did not notice $/cancel"
+        await asyncio.sleep(0.02)
+    assert (folder / "cancelled").read_text() == "doc-7"

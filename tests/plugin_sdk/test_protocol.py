@@ -9,7 +9,7 @@ import pytest
 from plugin_sdk import errors
 from plugin_sdk import protocol as p
 from plugin_sdk.document import Document, Segment
-from plugin_sdk.errors import (InputError, InternalError, InvalidParams, InvalidRequest, MethodNotFound, ParseError,
+from plugin_sdk.errors import (Cancelled, InputError, InternalError, InvalidParams, InvalidRequest, MethodNotFound, ParseError,
                                RpcError)
 
 # ---- error codes ---------------------------------------------------------------
@@ -20,6 +20,7 @@ ERROR_TABLE = [
     (-32601, MethodNotFound),
     (-32602, InvalidParams),
     (-32603, InternalError),
+    (-32800, Cancelled),  # LSP's RequestCancelled: the answer to a run the kernel cancelled
 ]
 
 
