@@ -158,3 +158,24 @@ class WebhookMisconfigured(Unavailable):
     """The server's own webhook settings are unusable (e.g. the configured plugin is unknown)."""
 
     code = "webhook_misconfigured"
+
+
+# ---- operations: API keys, rate limits, bounds, settings (appended) -------------
+
+class RateLimited(QualiaError):
+    """Too many requests for this API key (or client address, or webhook source); `Retry-After` says when."""
+
+    status = 429
+    code = "rate_limited"
+
+
+class JsonTooDeep(BadRequest):
+    """A JSON body that nests arrays and objects deeper than the limit (QUALIA_MAX_JSON_DEPTH)."""
+
+    code = "json_too_deep"
+
+
+class InvalidSetting(QualiaError, ValueError):
+    """A server setting (an environment variable) that cannot be used; the message names the variable."""
+
+    code = "invalid_setting"

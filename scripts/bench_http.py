@@ -92,8 +92,10 @@ class _Conn(asyncio.Protocol):
         return await self.waiter
 
 
-def build_request(method: str, path: str, body: bytes | None, port: int) -> bytes:
+def build_request(method: str, path: str, body: bytes | None, port: int,
+                  headers: dict[str, str] | None = None) -> bytes:
     head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: bench_http\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     if body is not None:
         head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
     return head.encode() + b"\r\n" + (body or b"")
@@ -132,12 +134,13 @@ async def _raw_worker(port: int, payload: bytes, connections: int, warmup: float
 
 
 async def _aiohttp_worker(port: int, method: str, path: str, body: bytes | None, connections: int, warmup: float,
-                          seconds: float) -> dict[str, Any]:
+                          seconds: float, extra_headers: dict[str, str] | None = None) -> dict[str, Any]:
     import aiohttp
 
     latencies: list[float] = []
     errors = 0
     headers = {"Content-Type": "application/json"} if body is not None else {}
+    headers.update(extra_headers or {})
     connector = aiohttp.TCPConnector(limit=connections)
     async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", connector=connector) as session:
         start = time.perf_counter()
@@ -163,21 +166,23 @@ async def _aiohttp_worker(port: int, method: str, path: str, body: bytes | None,
 
 
 def _client_process(args: tuple[Any, ...], queue: "mp.Queue[dict[str, Any]]") -> None:
-    kind, port, method, path, body, connections, warmup, seconds = args
+    kind, port, method, path, body, connections, warmup, seconds, headers = args
     if kind == "aiohttp":
-        result = asyncio.run(_aiohttp_worker(port, method, path, body, connections, warmup, seconds))
+        result = asyncio.run(_aiohttp_worker(port, method, path, body, connections, warmup, seconds, headers))
     else:
-        result = asyncio.run(_raw_worker(port, build_request(method, path, body, port), connections, warmup, seconds))
+        result = asyncio.run(_raw_worker(port, build_request(method, path, body, port, headers), connections, warmup,
+                                         seconds))
     queue.put(result)
 
 
 def run_load(kind: str, port: int, method: str, path: str, body: bytes | None, clients: int, procs: int,
-             warmup: float, seconds: float) -> dict[str, Any]:
+             warmup: float, seconds: float, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """`clients` keep-alive connections over `procs` processes; `headers` go on every request (e.g. a key)."""
     procs = max(1, min(procs, clients))
     shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
     queue: mp.Queue[dict[str, Any]] = mp.Queue()
-    workers = [mp.Process(target=_client_process, args=((kind, port, method, path, body, share, warmup, seconds),
-                                                        queue)) for share in shares]
+    workers = [mp.Process(target=_client_process, args=((kind, port, method, path, body, share, warmup, seconds,
+                                                         headers), queue)) for share in shares]
     for worker in workers:
         worker.start()
     results = [queue.get(timeout=warmup + seconds + 120) for _ in workers]
@@ -202,11 +207,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(home: Path, port: int, access_log: bool, log_path: Path) -> subprocess.Popen[bytes]:
+def start_server(home: Path, port: int, access_log: bool, log_path: Path, extra_env: dict[str, str] | None = None,
+                 script: str = SERVER_SCRIPT) -> subprocess.Popen[bytes]:
     env = {**os.environ, "QUALIA_HOME": str(home), "PYTHONPATH": str(ROOT),
-           "QUALIA_ACCESS_LOG": "1" if access_log else "0", "QUALIA_LOG_LEVEL": "INFO"}
+           "QUALIA_ACCESS_LOG": "1" if access_log else "0", "QUALIA_LOG_LEVEL": "INFO", **(extra_env or {})}
     log = log_path.open("wb")
-    server = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT, str(port)], cwd=ROOT, env=env, stderr=log,
+    server = subprocess.Popen([sys.executable, "-c", script, str(port)], cwd=ROOT, env=env, stderr=log,
                               stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -221,11 +227,13 @@ def start_server(home: Path, port: int, access_log: bool, log_path: Path) -> sub
     raise SystemExit("the server did not start within 30 s")
 
 
-def request_once(port: int, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
+def request_once(port: int, method: str, path: str, body: bytes | None,
+                 headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     import http.client
 
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
+    conn.request(method, path, body=body, headers={**({"Content-Type": "application/json"} if body else {}),
+                                                   **(headers or {})})
     response = conn.getresponse()
     data = response.read()
     conn.close()

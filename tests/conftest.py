@@ -36,6 +36,18 @@ def problem_plugin(root: Path, plugin_id: str, behaviour: str, **kwargs: object)
     return write_plugin(root, plugin_id, ["{python}", str(FIXTURES / "problem_plugin.py"), behaviour], **kwargs)
 
 
+# Settings of the ops add-ons (API keys, rate limits, Sentry): a test turns them on itself.
+OPS_VARIABLES = ("QUALIA_API_KEYS", "QUALIA_API_KEYS_FILE", "QUALIA_RATE_LIMIT", "QUALIA_RATE_BURST",
+                 "QUALIA_WEBHOOK_RATE_LIMIT", "QUALIA_WEBHOOK_RATE_BURST", "QUALIA_SENTRY_DSN",
+                 "QUALIA_SENTRY_ENVIRONMENT", "SENTRY_DSN")
+
+
+@pytest.fixture(autouse=True)
+def _no_ops_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in OPS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def plugin_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "plugins"

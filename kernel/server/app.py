@@ -2,25 +2,31 @@
 
 The app owns the kernel's lifecycle by default (started with the app,
 stopped after the in-flight requests are done), so plugin processes never
-outlive the server. Middlewares, outermost first: the request id, then the
-one error translation point.
+outlive the server. Middlewares, outermost first: the request statistics
+(for /monitor and /metrics), the request id, then the one error translation
+point.
 """
 from __future__ import annotations
 
+import os
 from typing import AsyncIterator
 
 from aiohttp import web
 
+from ..errors import InvalidSetting
 from ..kernel import Kernel
 from ..settings import Settings
 from .errors import error_middleware
 from .jobs_routes import setup_jobs
 from .logs import echo_request_id, request_id_middleware, server_log
+from .metrics import setup_metrics
+from .monitor import setup_monitor
 from .openapi import API_DOC, ApiDoc, setup_openapi
 from .routes_analysis import setup_analysis_routes
 from .routes_figures import setup_figure_routes
 from .routes_plugins import setup_plugin_routes
 from .state import KERNEL, SETTINGS, STATE, ServerSettings, ServerState
+from .stats import REQUEST_STATS, RequestStats
 
 API_DESCRIPTION = (
     "Qualia Core turns qualitative text into numbers and figures through plugins that run as child "
@@ -38,12 +44,14 @@ def create_app(kernel: Kernel | None = None, *, settings: ServerSettings | None 
     """
     settings = settings or ServerSettings.from_env()
     kernel = kernel or Kernel(kernel_settings)
-    app = web.Application(middlewares=[request_id_middleware, error_middleware],
+    stats = RequestStats()
+    app = web.Application(middlewares=[stats.middleware(), request_id_middleware, error_middleware],
                           client_max_size=settings.max_upload_bytes)
     app[KERNEL] = kernel
     app[SETTINGS] = settings
     app[STATE] = ServerState()
     app[API_DOC] = ApiDoc(description=API_DESCRIPTION)
+    app[REQUEST_STATS] = stats
 
     setup_plugin_routes(app)
     setup_analysis_routes(app)
@@ -57,12 +65,33 @@ def create_app(kernel: Kernel | None = None, *, settings: ServerSettings | None 
     # kernel as app[KERNEL], and describe their operations on app[API_DOC]
     # (doc.add(...)) so /openapi.json lists them.
     setup_jobs(app)
+    setup_monitor(app)
+    setup_metrics(app)
+    _setup_operations(app)
 
     app.on_response_prepare.append(echo_request_id)
     app.on_shutdown.append(_mark_stopping)
     if manage_kernel:
         app.cleanup_ctx.append(_kernel_lifecycle)
     return app
+
+
+def _setup_operations(app: web.Application) -> None:
+    """The optional add-ons of `ops/` (API keys, rate limits, Sentry), each on only when configured.
+
+    Without `ops/` they are off (one log line), except that configured API keys
+    are never dropped silently: the server refuses to start open.
+    """
+    try:
+        from ops.server import setup_ops
+    except ImportError as exc:
+        keys = [name for name in ("QUALIA_API_KEYS", "QUALIA_API_KEYS_FILE") if os.environ.get(name)]
+        if keys:
+            raise InvalidSetting(f"{keys[0]} is set but the ops add-ons cannot be imported ({exc}): "
+                                 f"refusing to serve without API keys", variable=keys[0]) from exc
+        server_log.info("operations add-ons (ops/: API keys, rate limits, Sentry) are off: %s", exc)
+        return
+    setup_ops(app)
 
 
 async def _mark_stopping(app: web.Application) -> None:

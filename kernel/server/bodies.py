@@ -5,22 +5,62 @@ is limited by the app's `client_max_size` (413). Syntax errors are 400 with
 the byte, line and column; type errors are 422 naming the JSON path.
 Uploads are read part by part into memory with the same limit: a file never
 touches the disk, and its client-given name is only kept as metadata.
+JSON may nest arrays and objects at most `max_json_depth` levels (64; 400
+`json_too_deep` beyond): msgspec has no depth option and would recurse, so
+the depth is checked on the bytes first, and only for a body with more
+brackets than the limit (counting them is a C-speed scan).
 """
 from __future__ import annotations
 
+from itertools import accumulate
 from typing import Any, TypeVar
 
 import msgspec
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 
-from ..errors import InvalidRequest, MalformedBody, PayloadTooLarge, UnsupportedMediaType
+from ..errors import InvalidRequest, JsonTooDeep, MalformedBody, PayloadTooLarge, UnsupportedMediaType
 from .errors import decode_position, validation_field
-from .state import SETTINGS
+from .state import DEFAULT_MAX_JSON_DEPTH, SETTINGS
 
 T = TypeVar("T")
 
 _JSON_TYPES = frozenset({"application/json"})
 _CHUNK = 1 << 16
+
+
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_DEPTH_STEP = [0] * 256
+_DEPTH_STEP[ord("[")] = _DEPTH_STEP[ord("{")] = 1
+_DEPTH_STEP[ord("]")] = _DEPTH_STEP[ord("}")] = -1
+
+
+def json_depth(body: bytes | str) -> int:
+    """How deep arrays and objects nest in a JSON text (0 for a scalar), by C-speed scans."""
+    if isinstance(body, str):
+        body = body.encode("utf-8", "surrogatepass")
+    # Backslashes only occur inside strings: drop escaped backslashes, then escaped quotes, and every
+    # quote left delimits a string; the text between them (the even pieces) is outside the strings.
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = b"".join(unescaped.split(b'"')[::2]).translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+
+
+def too_deep(limit: int, what: str = "the JSON", **details: Any) -> JsonTooDeep:
+    return JsonTooDeep(f"{what} nests arrays and objects deeper than the limit of {limit} levels "
+                       f"(QUALIA_MAX_JSON_DEPTH)", max_depth=limit, **details)
+
+
+def check_json_depth(body: bytes | str, limit: int = DEFAULT_MAX_JSON_DEPTH, what: str = "the JSON",
+                     **details: Any) -> None:
+    """Raise JsonTooDeep (400) if `body` nests deeper than `limit`; free for bodies with few brackets."""
+    if isinstance(body, str):
+        if body.count("[") + body.count("{") <= limit:
+            return
+    elif body.count(b"[") + body.count(b"{") <= limit:
+        return
+    if json_depth(body) > limit:
+        raise too_deep(limit, what, **details)
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
@@ -48,8 +88,12 @@ async def read_json(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T
     body = await request.read()
     if not body.strip():
         raise MalformedBody("the request body is empty: send a JSON object", **{"byte": 0, "line": 1, "column": 1})
+    limit = request.app[SETTINGS].max_json_depth
+    check_json_depth(body, limit, "the JSON body")
     try:
         return decoder.decode(body)
+    except RecursionError:  # only if the check above was fooled (it is not, for valid JSON)
+        raise too_deep(limit, "the JSON body") from None
     except msgspec.ValidationError as exc:  # a subclass of DecodeError: test it first
         field = validation_field(exc)
         raise InvalidRequest(f"invalid request body: {exc}", field=field) from None
@@ -86,7 +130,7 @@ async def read_upload(request: web.Request, file_field: str = "file") -> Upload:
     while True:
         try:
             part = await reader.next()
-        except (ValueError, AssertionError) as exc:
+        except (ValueError, AssertionError, BadHttpMessage) as exc:  # BadHttpMessage: a part's header
             raise MalformedBody(f"malformed multipart body: {exc}") from None
         if part is None:
             break
@@ -115,13 +159,16 @@ async def read_upload(request: web.Request, file_field: str = "file") -> Upload:
     return upload
 
 
-def form_json(fields: dict[str, str], name: str, default: Any) -> Any:
+def form_json(fields: dict[str, str], name: str, default: Any, *, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> Any:
     """A form field holding JSON (e.g. `config`), or `default` when it is absent or empty."""
     text = fields.get(name, "").strip()
     if not text:
         return default
+    check_json_depth(text, max_depth, f"form field {name!r}", field=name)
     try:
         return msgspec.json.decode(text)
+    except RecursionError:
+        raise too_deep(max_depth, f"form field {name!r}", field=name) from None
     except msgspec.DecodeError as exc:
         raise MalformedBody(f"form field {name!r} is not valid JSON: {exc}", field=name) from None
 

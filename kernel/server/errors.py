@@ -5,7 +5,9 @@ a `QualiaError` with its own status and code, aiohttp's own HTTP exceptions
 (no route 404, 405 with `Allow`, 413), a stray timeout as 504, and anything
 unexpected as a logged 500 with the same JSON body (never a traceback).
 Cancellation is not an error: it propagates so the kernel cancels the
-plugin's work.
+plugin's work. Every 5xx answer is also told to the app's error reporters
+(`state.ErrorReporter`, e.g. Sentry from `ops/`), so the kernel never imports
+a reporting service itself.
 """
 from __future__ import annotations
 
@@ -18,10 +20,10 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ..errors import BreakerOpen, PluginBusy, QualiaError, Unavailable
+from ..errors import BreakerOpen, PluginBusy, QualiaError, RateLimited, Unavailable
 from .logs import current_request_id, server_log
 from .schemas import ErrorBody, ErrorDetail
-from .state import SETTINGS
+from .state import ERROR_REPORTERS, SETTINGS
 
 JSON_CONTENT_TYPE = "application/json"
 STDERR_TAIL_LINES = 20
@@ -57,7 +59,7 @@ def qualia_error_response(exc: QualiaError) -> web.Response:
     if isinstance(tail, list) and len(tail) > STDERR_TAIL_LINES:
         details["stderr_tail"] = tail[-STDERR_TAIL_LINES:]
     headers = None
-    if isinstance(exc, Unavailable):
+    if isinstance(exc, (Unavailable, RateLimited)):
         retry = details.get("retry_after_s")
         if isinstance(exc, (BreakerOpen, PluginBusy)) or retry is not None:
             seconds = retry if isinstance(retry, (int, float)) and math.isfinite(retry) else 1
@@ -89,6 +91,18 @@ def http_exception_response(request: web.Request, exc: web.HTTPException) -> web
     return error_response(status, _HTTP_CODES.get(status, f"http_{status}"), message, details, headers or None)
 
 
+def report_error(request: web.Request, exc: BaseException, status: int) -> None:
+    """Tell the app's error reporters about a 5xx answer; a failing reporter is logged, never raised."""
+    reporters = request.app.get(ERROR_REPORTERS)
+    if not reporters:
+        return
+    for reporter in reporters:
+        try:
+            reporter.report(request, exc, status)
+        except Exception:
+            server_log.exception("error reporter %r failed", reporter)
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -97,18 +111,23 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status >= 500:
             server_log.warning("%s %s -> %d %s: %s", request.method, request.path, exc.status, exc.code,
                                exc.message)
+            report_error(request, exc, exc.status)
         return qualia_error_response(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise  # redirects are answers, not errors
+        if exc.status >= 500:
+            report_error(request, exc, exc.status)
         return http_exception_response(request, exc)
     except (ConnectionResetError, asyncio.CancelledError):
         raise  # the client is gone: nothing to answer, and cancellation must reach the kernel
-    except TimeoutError:
+    except TimeoutError as exc:
         server_log.warning("%s %s timed out", request.method, request.path, exc_info=True)
+        report_error(request, exc, 504)
         return error_response(504, "timeout", "the request timed out", {})
-    except Exception:
+    except Exception as exc:
         server_log.exception("unexpected error in %s %s", request.method, request.path)
+        report_error(request, exc, 500)
         request_id = current_request_id()
         return error_response(500, "internal_error",
                               f"internal server error; the server log has the details (request id {request_id})",

@@ -74,17 +74,31 @@ async def echo_request_id(request: web.BaseRequest, response: web.StreamResponse
         response.headers[REQUEST_ID_HEADER] = request_id
 
 
+# Query parameters whose values are secrets (the dashboard's `?key=` API key): never logged.
+_SECRET_QUERY = re.compile(r"(?i)((?:^|&)(?:key|api_key|access_token|token)=)[^&]*")
+
+
+def loggable_path(request: web.BaseRequest) -> str:
+    """The path and query as sent, with secret query values (`key=`) replaced by `***`."""
+    url = request.rel_url
+    query = url.raw_query_string
+    if not query:
+        return url.raw_path
+    return url.raw_path + "?" + _SECRET_QUERY.sub(r"\1***", query)
+
+
 class AccessLogger(AbstractAccessLogger):
     """One line per request, carrying the request id like every other line.
 
     The line is written after the handler returned (outside the request's
-    context), so the id is taken from the response header.
+    context), so the id is taken from the response header. Secret query
+    values (`?key=`) are masked.
     """
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        self.logger.info('%s "%s %s HTTP/%d.%d" %d %d %.6fs "%s"', request.remote, request.method, request.path_qs,
-                         request.version.major, request.version.minor, response.status, response.body_length, time,
-                         request.headers.get("User-Agent", "-"),
+        self.logger.info('%s "%s %s HTTP/%d.%d" %d %d %.6fs "%s"', request.remote, request.method,
+                         loggable_path(request), request.version.major, request.version.minor, response.status,
+                         response.body_length, time, request.headers.get("User-Agent", "-"),
                          extra={"request_id": response.headers.get(REQUEST_ID_HEADER, "-")})
 
 

@@ -24,7 +24,7 @@ from .logs import REQUEST_ID_KEY
 from .openapi import API_DOC, ApiDoc
 from .running import plugin_of_kind, request_document, run_target
 from .schemas import RUN_DECODER, AnalyzeResponse, ProcessResponse, RunRequest, json_response
-from .state import KERNEL
+from .state import KERNEL, SETTINGS
 
 UPLOAD_FIELDS = frozenset({"config", "inputs", "configs", "cache", "clean", "language"})
 _LANGUAGES = get_args(Language)
@@ -61,11 +61,11 @@ def safe_filename(name: str) -> str:
     """
     base = PureWindowsPath(PurePosixPath(unquote(name)).name).name
     cleaned = "".join(ch for ch in base if ch.isprintable()).strip()
-    return cleaned[:255]
+    return "" if cleaned in (".", "..") else cleaned[:255]
 
 
-def _object_field(fields: dict[str, str], name: str) -> dict[str, Any]:
-    value = form_json(fields, name, {})
+def _object_field(fields: dict[str, str], name: str, max_depth: int) -> dict[str, Any]:
+    value = form_json(fields, name, {}, max_depth=max_depth)
     if not isinstance(value, dict):
         raise InvalidRequest(f"form field {name!r} must be a JSON object", field=name)
     return value
@@ -80,9 +80,10 @@ async def analyze_file(request: web.Request) -> web.Response:
         raise InvalidRequest(f"unknown form field(s) {unknown}; known: {sorted(UPLOAD_FIELDS)} and 'file'",
                              field=unknown[0])
     fields = upload.fields
-    config = _object_field(fields, "config")
-    inputs = _object_field(fields, "inputs")
-    configs = _object_field(fields, "configs")
+    max_depth = request.app[SETTINGS].max_json_depth
+    config = _object_field(fields, "config", max_depth)
+    inputs = _object_field(fields, "inputs", max_depth)
+    configs = _object_field(fields, "configs", max_depth)
     language = fields.get("language", "auto").strip() or "auto"
     if language not in _LANGUAGES:
         raise InvalidRequest(f"form field 'language' must be one of {list(_LANGUAGES)}, got {language!r}",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..errors import InvalidSetting
 from ..settings import Settings
 from .app import create_app
 from .logs import AccessLogger, access_log, configure_logging, server_log
@@ -106,6 +107,9 @@ def serve_main(kernel_settings: Settings, host: str, port: int, *, cert: Path | 
         return EXIT_USAGE
     try:
         return asyncio.run(serve(kernel_settings, host, port, ssl_context=ssl_context, settings=settings))
+    except InvalidSetting as exc:  # e.g. QUALIA_RATE_LIMIT=fast, found while the app is set up
+        print(f"qualia serve: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception:  # a failure while starting (the kernel, the cache folder, ...)
         server_log.exception("the server failed")
         return EXIT_FAILURE

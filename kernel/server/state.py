@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Mapping
+from typing import Mapping, Protocol
 
 import msgspec
 from aiohttp import web
@@ -17,6 +17,7 @@ from ..kernel import Kernel
 from ..settings import read_env_numbers
 
 DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+DEFAULT_MAX_JSON_DEPTH = 64
 
 
 class ServerSettings(msgspec.Struct, kw_only=True):
@@ -25,6 +26,7 @@ class ServerSettings(msgspec.Struct, kw_only=True):
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES  # any request body: JSON or multipart
     shutdown_timeout_s: float = 30.0  # in-flight requests get this long on SIGTERM
     access_log: bool = True
+    max_json_depth: int = DEFAULT_MAX_JSON_DEPTH  # nesting of arrays and objects in a JSON body
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "ServerSettings":
@@ -32,6 +34,7 @@ class ServerSettings(msgspec.Struct, kw_only=True):
         values = read_env_numbers(env, {
             "max_upload_bytes": ("QUALIA_MAX_UPLOAD_BYTES", int),
             "shutdown_timeout_s": ("QUALIA_SHUTDOWN_TIMEOUT_S", float),
+            "max_json_depth": ("QUALIA_MAX_JSON_DEPTH", int),
         })
         if env.get("QUALIA_ACCESS_LOG"):
             values["access_log"] = env["QUALIA_ACCESS_LOG"].strip().lower() not in ("0", "false", "no", "off")
@@ -41,6 +44,8 @@ class ServerSettings(msgspec.Struct, kw_only=True):
             raise ValueError("QUALIA_MAX_UPLOAD_BYTES must be >= 1")
         if not settings.shutdown_timeout_s >= 0:
             raise ValueError("QUALIA_SHUTDOWN_TIMEOUT_S must be >= 0")
+        if settings.max_json_depth < 1:
+            raise ValueError("QUALIA_MAX_JSON_DEPTH must be >= 1")
         return settings
 
 
@@ -57,6 +62,28 @@ class ServerState:
         return round(time.monotonic() - self.started_at, 3)
 
 
+class ErrorReporter(Protocol):
+    """Something told about server-side failures (e.g. Sentry, in `ops/sentry.py`).
+
+    The error middleware calls `report` for every 5xx answer it makes: the 500
+    path (an unexpected exception), plugin faults (502/504), timeouts and 503s;
+    the reporter decides what is worth sending. It runs on the event loop while
+    the request is answered: it must be quick, never block and never raise
+    (anything it raises is logged and ignored). Register one with
+    `add_error_reporter(app, reporter)`.
+    """
+
+    def report(self, request: web.Request, exc: BaseException, status: int) -> None: ...
+
+
+def add_error_reporter(app: web.Application, reporter: ErrorReporter) -> None:
+    reporters = app.get(ERROR_REPORTERS)
+    if reporters is None:
+        app[ERROR_REPORTERS] = reporters = []
+    reporters.append(reporter)
+
+
 KERNEL = web.AppKey("qualia_kernel", Kernel)
 SETTINGS = web.AppKey("qualia_server_settings", ServerSettings)
 STATE = web.AppKey("qualia_server_state", ServerState)
+ERROR_REPORTERS = web.AppKey("qualia_error_reporters", list)  # list[ErrorReporter]

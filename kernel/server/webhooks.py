@@ -46,9 +46,11 @@ from ..errors import (InvalidRequest, MalformedBody, NotFound, QualiaError, Unau
 from ..jobs import JobSpec, parse_job_request, plan_job
 from ..jobs.spec import MAX_DELIVERY_ID
 from ..signatures import SLACK_WINDOW_S, verify_body, verify_slack
+from .bodies import check_json_depth
 from .errors import decode_position
 from .jobs_service import JOBS, JobAccepted, accepted
 from .schemas import json_response
+from .state import DEFAULT_MAX_JSON_DEPTH, SETTINGS
 
 __all__ = ["SOURCES", "WEBHOOKS", "WebhookSettings", "setup_webhook_routes"]
 
@@ -129,10 +131,11 @@ def _unauthorized(source: str, reason: str) -> Unauthorized:
     return Unauthorized(f"{source} webhook rejected: {reason}; nothing was run", source=source)
 
 
-def decode_object(body: bytes) -> dict[str, Any]:
-    """The JSON object of a (verified) body: 400 if it is not JSON, 422 if not an object."""
+def decode_object(body: bytes, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> dict[str, Any]:
+    """The JSON object of a (verified) body: 400 if it is not JSON or nests too deep, 422 if not an object."""
     if not body.strip():
         raise MalformedBody("the request body is empty: send a JSON object", byte=0, line=1, column=1)
+    check_json_depth(body, max_depth, "the webhook body")
     try:
         value = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
@@ -188,7 +191,7 @@ async def custom(request: web.Request) -> web.Response:
     if not verify_body(secret, body, request.headers.get(SIGNATURE_HEADER)):
         raise _unauthorized("custom", f"missing or wrong {SIGNATURE_HEADER} (expected sha256=<hex HMAC-SHA256 "
                                       "of the raw body>)")
-    raw = decode_object(body)
+    raw = decode_object(body, request.app[SETTINGS].max_json_depth)
     service = request.app[JOBS]
     spec, job_request = parse_job_request(raw, max_documents=service.settings.max_documents)
     plan_job(service.get_runner().kernel, spec)
@@ -210,9 +213,9 @@ async def github(request: web.Request) -> web.Response:
         form = parse_qs(body.decode("utf-8", "replace"))
         if "payload" not in form:
             raise MalformedBody("a form-encoded GitHub delivery needs a 'payload' field")
-        payload = decode_object(form["payload"][0].encode("utf-8"))
+        payload = decode_object(form["payload"][0].encode("utf-8"), request.app[SETTINGS].max_json_depth)
     else:
-        payload = decode_object(body)
+        payload = decode_object(body, request.app[SETTINGS].max_json_depth)
     if event == "ping":
         hook_id = payload.get("hook_id")
         zen = payload.get("zen")
@@ -257,7 +260,7 @@ async def slack(request: web.Request) -> web.Response:
                         window_s=settings.slack_window_s):
         raise _unauthorized("slack", "missing or wrong X-Slack-Signature, or X-Slack-Request-Timestamp missing or "
                                      f"more than {settings.slack_window_s:g} s from the server's clock")
-    payload = decode_object(body)
+    payload = decode_object(body, request.app[SETTINGS].max_json_depth)
     kind = payload.get("type")
     if kind == "url_verification":
         challenge = payload.get("challenge")

@@ -73,9 +73,16 @@ def fuzz(url: str, doc: dict[str, Any]) -> list[str]:
     return failures
 
 
+def fast_dashboard(app: Any) -> None:
+    """/monitor/stream never ends: schemathesis reads its first 20 events, so make them come quickly."""
+    from kernel.server.monitor import MONITOR
+
+    app[MONITOR].settings.interval_s = 0.05
+
+
 async def test_schemathesis_finds_no_server_error(serve, plugin_dir):
     problem_plugin(plugin_dir, "echo", "ok")
-    served = await serve(bundled=True, queue_timeout_s=20)
+    served = await serve(bundled=True, queue_timeout_s=20, setup=fast_dashboard)
     async with served.session.get("/openapi.json") as response:
         doc = await json_of(response)
     plugin_ids = sorted(served.kernel.registry.manifests) + ["nope"]

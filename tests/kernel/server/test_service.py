@@ -142,7 +142,9 @@ async def test_openapi_document_is_valid_and_covers_every_route(serve):
     operations = {(method.upper(), path) for path, item in doc["paths"].items() for method in item}
     routes = {(route.method, route.resource.canonical) for route in served.app.router.routes()
               if route.method != "HEAD"}
-    assert routes - {("GET", "/docs/docs.js"), ("GET", "/docs/docs.css")} == operations
+    assets = {("GET", "/docs/docs.js"), ("GET", "/docs/docs.css"), ("GET", "/monitor/monitor.js"),
+              ("GET", "/monitor/monitor.css")}  # the pages' own script and style sheet
+    assert routes - assets == operations
     schemas = doc["components"]["schemas"]
     assert {"RunRequest", "AnalyzeResponse", "ErrorBody", "HealthResponse", "PipelineRequest"} <= set(schemas)
     # Generated from the msgspec types: a field added there shows up here.
