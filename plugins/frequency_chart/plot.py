@@ -1,36 +1,16 @@
 """The PNG and SVG output of frequency_chart, drawn with matplotlib (Agg, no pyplot)."""
 from __future__ import annotations
 
-import io
-import warnings
+from matplotlib.ticker import MaxNLocator
 
-import matplotlib
+from plugin_sdk.charts import PALETTE
+from plugin_sdk.mpl import drawing, to_bytes
 
-matplotlib.use("Agg")
-
-from matplotlib.figure import Figure as MplFigure  # noqa: E402  (after choosing the backend)
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from plugin_sdk.charts import PALETTE  # noqa: E402
-
-from . import Bars  # noqa: E402
-
-DPI = 100
-RC = {
-    "svg.fonttype": "none",  # SVG keeps text as <text> (searchable, accents intact) rather than paths
-    "svg.hashsalt": "qualia",  # stable element ids: same input, same SVG
-    "text.parse_math": False,  # a "$" in a term or a name is text, not mathtext
-    "font.family": "DejaVu Sans",
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-}
+from . import Bars
 
 
 def plot(bars: Bars, fmt: str) -> bytes:
-    with matplotlib.rc_context(RC), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # e.g. a glyph missing from the font: draw anyway
-        figure = MplFigure(figsize=(bars.width / DPI, bars.height / DPI), dpi=DPI, layout="constrained")
-        axes = figure.add_subplot()
+    with drawing(bars.width, bars.height) as (figure, axes):
         count = len(bars.groups)
         thickness = 0.8 / count
         positions = range(len(bars.terms))
@@ -59,7 +39,4 @@ def plot(bars: Bars, fmt: str) -> bytes:
         if bars.style == "grouped":
             axes.legend(frameon=False, fontsize="small", ncols=min(count, 4))
         axes.set_title(bars.title)
-        buffer = io.BytesIO()
-        metadata = {"Date": None} if fmt == "svg" else {"Software": None}  # stable across runs and versions
-        figure.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
-    return buffer.getvalue()
+        return to_bytes(figure, fmt)

@@ -1,44 +1,22 @@
 """The PNG and SVG output of sentiment_viz, drawn with matplotlib (Agg, no pyplot)."""
 from __future__ import annotations
 
-import io
-import warnings
+from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-import matplotlib
+from plugin_sdk.mpl import drawing, to_bytes
 
-matplotlib.use("Agg")
-
-from matplotlib.axes import Axes  # noqa: E402  (after choosing the backend)
-from matplotlib.figure import Figure as MplFigure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
-
-from . import LABEL_COLORS, LABELS, ROLLING_COLOR, Chart, clock  # noqa: E402
-
-DPI = 100
-RC = {
-    "svg.fonttype": "none",  # SVG keeps text as <text> (searchable, accents intact) rather than paths
-    "svg.hashsalt": "qualia",  # stable element ids: same input, same SVG
-    "text.parse_math": False,  # a "$" in a speaker's name is text, not mathtext
-    "font.family": "DejaVu Sans",
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-}
+from . import LABEL_COLORS, LABELS, ROLLING_COLOR, Chart, clock
 
 
 def plot(chart: Chart, fmt: str) -> bytes:
-    with matplotlib.rc_context(RC), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # e.g. a glyph missing from the font: draw anyway
-        figure = MplFigure(figsize=(chart.width / DPI, chart.height / DPI), dpi=DPI, layout="constrained")
-        axes = figure.add_subplot()
+    with drawing(chart.width, chart.height) as (figure, axes):
         {"timeline": draw_timeline, "speakers": draw_speakers, "distribution": draw_distribution}[chart.kind](
             axes, chart)
         axes.set_axisbelow(True)
         axes.set_title(chart.title)
-        buffer = io.BytesIO()
-        metadata = {"Date": None} if fmt == "svg" else {"Software": None}  # stable across runs and versions
-        figure.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
-    return buffer.getvalue()
+        return to_bytes(figure, fmt)
 
 
 def label_handles(extra: list[Line2D] | None = None) -> list[Line2D]:
