@@ -29,23 +29,14 @@ def route_of(request: web.Request) -> str | None:
 def gate_middleware(gates: Iterable[Gate]) -> Middleware:
     """One middleware running `gates` in order; the first refusal is the answer."""
     gates = tuple(gates)
-    if len(gates) == 1:
-        (gate,) = gates
 
-        @web.middleware
-        async def operations_gate(request: web.Request, handler: Handler) -> web.StreamResponse:
-            refused = gate(request, route_of(request))
+    @web.middleware
+    async def operations_gate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        route = route_of(request)
+        for gate in gates:
+            refused = gate(request, route)
             if refused is not None:
                 return refused
-            return await handler(request)
-    else:
-        @web.middleware
-        async def operations_gate(request: web.Request, handler: Handler) -> web.StreamResponse:
-            route = route_of(request)
-            for gate in gates:
-                refused = gate(request, route)
-                if refused is not None:
-                    return refused
-            return await handler(request)
+        return await handler(request)
 
     return operations_gate

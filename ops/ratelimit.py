@@ -170,14 +170,23 @@ class RateLimiter:
     without keys the bucket is the client's address.
     """
 
-    __slots__ = ("settings", "general", "webhooks")
+    __slots__ = ("settings", "general", "webhooks", "by_key")
 
-    def __init__(self, settings: RateLimitSettings) -> None:
+    def __init__(self, settings: RateLimitSettings, *, by_key: bool = True) -> None:
         self.settings = settings
+        self.by_key = by_key  # False: API keys are off, every bucket is a client address
         self.general = (TokenBuckets(settings.rate, settings.burst, settings.max_buckets)
                         if settings.rate is not None else None)
         self.webhooks = (TokenBuckets(settings.webhook_rate, settings.webhook_burst, settings.max_buckets)
                          if settings.webhook_rate is not None else None)
+
+    def _client(self, request: web.Request) -> str:
+        if self.by_key:
+            try:
+                return request[CLIENT_KEY]  # set by the API-key gate (a KeyError costs more than a hit)
+            except KeyError:  # an open route (the dashboard's assets), or keys are off
+                pass
+        return request.remote or "-"
 
     def __call__(self, request: web.Request, route: str | None) -> web.Response | None:
         if route == HEALTH_ROUTE:
@@ -190,15 +199,15 @@ class RateLimiter:
                     return _too_many(wait, settings.webhook_label, settings.webhook_burst,
                                      "QUALIA_WEBHOOK_RATE_LIMIT")
         elif self.general is not None:
-            wait = self.general.take(request.get(CLIENT_KEY) or request.remote or "-")
+            wait = self.general.take(self._client(request))
             if wait:
                 settings = self.settings
                 return _too_many(wait, settings.label, settings.burst, "QUALIA_RATE_LIMIT")
         return None
 
 
-def rate_limiter(env: Mapping[str, str] | None = None, *,
-                 settings: RateLimitSettings | None = None) -> RateLimiter | None:
+def rate_limiter(env: Mapping[str, str] | None = None, *, settings: RateLimitSettings | None = None,
+                 by_key: bool = True) -> RateLimiter | None:
     """The rate-limit gate when a limit is configured (`settings`, else the environment); None (logged) when off."""
     settings = settings or RateLimitSettings.from_env(env)
     if settings.rate is None and settings.webhook_rate is None:
@@ -207,7 +216,7 @@ def rate_limiter(env: Mapping[str, str] | None = None, *,
     log.info("rate limits: %s per API key or client, burst %s; webhooks: %s per source, burst %s",
              settings.label or "none", f"{settings.burst:g}" if settings.rate else "-",
              settings.webhook_label or "none", f"{settings.webhook_burst:g}" if settings.webhook_rate else "-")
-    return RateLimiter(settings)
+    return RateLimiter(settings, by_key=by_key)
 
 
 def setup_rate_limits(app: web.Application, env: Mapping[str, str] | None = None, *,

@@ -39,7 +39,8 @@ RATE_NOTE = " Requests are rate limited per API key or client: 429 with `Retry-A
 
 def setup_ops(app: web.Application, env: Mapping[str, str] | None = None) -> None:
     env = os.environ if env is None else env
-    auth, limiter = auth_gate(env), rate_limiter(env)
+    auth = auth_gate(env)
+    limiter = rate_limiter(env, by_key=auth is not None)
     gates = [gate for gate in (auth, limiter) if gate is not None]
     if gates:
         app.middlewares.append(gate_middleware(gates))

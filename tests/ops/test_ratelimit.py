@@ -177,3 +177,15 @@ def test_qualia_serve_stops_at_once_on_an_invalid_setting(tmp_path, variable, va
     assert done.returncode == 2, done.stderr
     assert f"qualia serve: error: {variable}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_open_routes_with_keys_on_are_limited_by_address(serve, monkeypatch):
+    monkeypatch.setenv("QUALIA_API_KEYS", "key-one")
+    monkeypatch.setenv("QUALIA_RATE_LIMIT", "1/min")
+    served = await serve()
+    async with served.session.get("/monitor/monitor.css") as r:  # open (no key), so counted per address
+        assert r.status == 200
+    async with served.session.get("/monitor/monitor.js") as r:
+        await error_of(r, 429, "rate_limited")
+    async with served.session.get("/plugins", headers={"Authorization": "Bearer key-one"}) as r:
+        assert r.status == 200  # the key's own bucket

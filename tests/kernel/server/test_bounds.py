@@ -195,3 +195,13 @@ def test_the_check_is_cheap_for_ordinary_bodies():
         check_json_depth(body)
     assert (time.perf_counter() - started) / 2000 < 200e-6
     assert os.environ.get("QUALIA_MAX_JSON_DEPTH") is None
+
+
+def test_the_depth_setting_from_the_environment():
+    from kernel.server import ServerSettings
+
+    assert ServerSettings.from_env({}).max_json_depth == 64
+    assert ServerSettings.from_env({"QUALIA_MAX_JSON_DEPTH": "16"}).max_json_depth == 16
+    for bad in ("0", "deep"):
+        with pytest.raises(ValueError, match="QUALIA_MAX_JSON_DEPTH"):
+            ServerSettings.from_env({"QUALIA_MAX_JSON_DEPTH": bad})
