@@ -293,7 +293,13 @@ async def test_a_job_survives_a_server_killed_with_sigkill(tmp_path, plugin_dir)
                 assert response.status == 202
                 job_id = (await response.json())["job_id"]
             await wait_job(session, job_id, states=("running",))
-            await wait_for(lambda: len(runs(folder)) >= 2, timeout=10)
+            # Kill once the store has recorded two finished documents (a plugin's marker
+            # file alone comes before the server records the result).
+            for _ in range(200):
+                async with session.get(f"/jobs/{job_id}") as response:
+                    if (await response.json())["progress"]["done"] >= 2:
+                        break
+                await asyncio.sleep(0.05)
         process.send_signal(signal.SIGKILL)
         process.wait(10)
     finally:
