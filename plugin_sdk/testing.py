@@ -6,6 +6,11 @@ kernel (see tests/kernel) for tests that need a real child process.
 """
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -14,6 +19,7 @@ from . import protocol as p
 from .document import Document
 from .errors import RpcError
 from .plugin import Plugin
+from .manifest import load_manifest
 from .serve import PluginHost, find_manifest
 
 
@@ -59,3 +65,27 @@ class PluginHarness:
         if kind == "document":
             return msgspec.json.decode(raw, type=p.DocumentResult).document
         return msgspec.json.decode(raw, type=p.VisualizerResult)
+
+
+def converse(folder: Path, runs: list[dict[str, Any]], *, timeout: float = 60) -> list[dict[str, Any]]:
+    """Start the plugin in `folder` as a real process (its manifest's command, its folder as working
+    directory) and send `initialize`, one `run` per params in `runs`, `shutdown` and `exit`.
+
+    Returns every answer in order (ids 1, 2, ... as sent); fails if the process does not exit cleanly.
+    """
+    manifest = load_manifest(folder / "plugin.toml")
+    command = [sys.executable if part == "{python}" else part for part in manifest.command]
+    messages: list[dict[str, Any]] = [{"jsonrpc": "2.0", "id": 1, "method": p.METHOD_INITIALIZE,
+                                       "params": {"protocol": p.PROTOCOL}}]
+    messages += [{"jsonrpc": "2.0", "id": index, "method": p.METHOD_RUN, "params": params}
+                 for index, params in enumerate(runs, start=2)]
+    messages += [{"jsonrpc": "2.0", "id": len(runs) + 2, "method": p.METHOD_SHUTDOWN},
+                 {"jsonrpc": "2.0", "method": p.NOTIFY_EXIT}]
+    sdk_root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [sdk_root, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run(command, cwd=folder, env=env, timeout=timeout, capture_output=True,
+                          input=b"".join(json.dumps(m).encode("utf-8") + b"\n" for m in messages))
+    if done.returncode != 0:
+        raise AssertionError(f"plugin {manifest.id} exited with {done.returncode}: "
+                             f"{done.stderr.decode('utf-8', 'replace')[-2000:]}")
+    return [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]

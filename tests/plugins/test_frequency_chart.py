@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from plugin_sdk import Document, RpcError, Segment
-from plugin_sdk.testing import PluginHarness
+from plugin_sdk.testing import PluginHarness, converse
 from plugins.frequency_chart import FrequencyChart
 from plugins.word_frequency import WordFrequency
 
@@ -193,19 +193,9 @@ def test_import_and_html_do_not_load_matplotlib(frequencies: dict[str, Any]) -> 
 
 
 def test_runs_as_a_real_process(frequencies: dict[str, Any]) -> None:
-    lines = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocol": "qualia/1"}},
-        {"jsonrpc": "2.0", "id": 2, "method": "run", "params": {
-            "document": {"text": ""}, "config": {"format": "html", "style": "barh"},
-            "inputs": {"word_frequencies": frequencies}}},
-        {"jsonrpc": "2.0", "id": 3, "method": "shutdown"},
-        {"jsonrpc": "2.0", "method": "exit"},
-    ]
-    stdin = "".join(json.dumps(line) + "\n" for line in lines)
-    done = subprocess.run([sys.executable, "-m", "plugins.frequency_chart"],
-                          cwd=ROOT / "plugins" / "frequency_chart", input=stdin, capture_output=True, text=True,
-                          timeout=60, check=True)
-    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    answers = converse(ROOT / "plugins" / "frequency_chart", [
+        {"document": {"text": ""}, "config": {"format": "html", "style": "barh"},
+         "inputs": {"word_frequencies": frequencies}}])
     assert [a["id"] for a in answers] == [1, 2, 3]
     assert answers[0]["result"]["id"] == "frequency_chart"
     assert answers[1]["result"]["media_type"] == "text/html; charset=utf-8"

@@ -1,7 +1,6 @@
 """The sentiment_analyzer plugin, driven through the wire encoding (PluginHarness) and as a real process."""
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import pytest
 
 from plugin_sdk import Document, Segment
 from plugin_sdk.errors import RpcError
-from plugin_sdk.testing import PluginHarness
+from plugin_sdk.testing import PluginHarness, converse
 from plugin_sdk.text import tokenize
 from plugins.sentiment_analyzer import SentimentAnalyzer
 
@@ -345,21 +344,9 @@ def test_importing_the_plugin_loads_no_sentiment_library() -> None:
 
 
 def test_runs_as_a_real_process_over_stdio() -> None:
-    requests = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocol": "qualia/1"}},
-        {"jsonrpc": "2.0", "id": 2, "method": "run",
-         "params": {"document": {"text": "Não gostei do código."}, "config": {}}},
-        {"jsonrpc": "2.0", "id": 3, "method": "run",
-         "params": {"document": {"text": "x"}, "config": {"window": 0}}},
-        {"jsonrpc": "2.0", "id": 4, "method": "shutdown"},
-        {"jsonrpc": "2.0", "method": "exit"},
-    ]
-    stdin = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in requests)
-    done = subprocess.run([sys.executable, "-m", "plugins.sentiment_analyzer"], input=stdin.encode("utf-8"),
-                          cwd=ROOT / "plugins" / "sentiment_analyzer", capture_output=True, timeout=30,
-                          env={"PYTHONPATH": str(ROOT), "PATH": ""})
-    assert done.returncode == 0, done.stderr.decode()
-    answers = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
+    answers = converse(ROOT / "plugins" / "sentiment_analyzer", [
+        {"document": {"text": "Não gostei do código."}, "config": {}},
+        {"document": {"text": "x"}, "config": {"window": 0}}])
     assert [a["id"] for a in answers] == [1, 2, 3, 4]
     assert answers[0]["result"] == {"protocol": "qualia/1", "id": "sentiment_analyzer", "version": "1.0.0"}
     result = answers[1]["result"]["result"]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from plugin_sdk import Document, RpcError
-from plugin_sdk.testing import PluginHarness
+from plugin_sdk.testing import PluginHarness, converse
 from plugins.sentiment_viz import SentimentViz
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -240,18 +240,8 @@ def test_import_and_html_do_not_load_matplotlib(sentiment: dict[str, Any]) -> No
 
 
 def test_runs_as_a_real_process(sentiment: dict[str, Any]) -> None:
-    lines = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocol": "qualia/1"}},
-        {"jsonrpc": "2.0", "id": 2, "method": "run", "params": {
-            "document": {"text": ""}, "config": {"format": "png", "chart": "speakers"},
-            "inputs": {"sentiment": sentiment}}},
-        {"jsonrpc": "2.0", "id": 3, "method": "shutdown"},
-        {"jsonrpc": "2.0", "method": "exit"},
-    ]
-    stdin = "".join(json.dumps(line) + "\n" for line in lines)
-    done = subprocess.run([sys.executable, "-m", "plugins.sentiment_viz"], cwd=ROOT / "plugins" / "sentiment_viz",
-                          input=stdin, capture_output=True, text=True, timeout=60, check=True)
-    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    answers = converse(ROOT / "plugins" / "sentiment_viz", [
+        {"document": {"text": ""}, "config": {"format": "png", "chart": "speakers"}, "inputs": {"sentiment": sentiment}}])
     assert [a["id"] for a in answers] == [1, 2, 3]
     assert answers[0]["result"]["id"] == "sentiment_viz"
     assert answers[1]["result"]["media_type"] == "image/png"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import os
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plugin_sdk import Document, RpcError
-from plugin_sdk.testing import PluginHarness
+from plugin_sdk.testing import PluginHarness, converse
 from plugins.teams_cleaner import TeamsCleaner
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -574,18 +573,10 @@ def test_format_like_text_never_crashes(lines: list[str], separator: str, config
 # ---- as a real process -------------------------------------------------------------------------
 
 def test_runs_as_a_child_process_and_imports_python_docx_lazily() -> None:
-    requests = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocol": "qualia/1"}},
-        {"jsonrpc": "2.0", "id": 2, "method": "run", "params": {"document": {"text": "Ana: oi"}, "config": {}}},
-        {"jsonrpc": "2.0", "id": 3, "method": "run",
-         "params": {"document": {"text": "", "metadata": {"content_base64": base64.b64encode(PNG).decode()}}}},
-        {"jsonrpc": "2.0", "id": 4, "method": "shutdown"},
-        {"jsonrpc": "2.0", "method": "exit"},
-    ]
+    answers = converse(PLUGIN_DIR, [
+        {"document": {"text": "Ana: oi"}, "config": {}},
+        {"document": {"text": "", "metadata": {"content_base64": base64.b64encode(PNG).decode()}}}])
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "plugins.teams_cleaner"], cwd=PLUGIN_DIR, env=env, timeout=30,
-                          input="".join(json.dumps(r) + "\n" for r in requests), capture_output=True, text=True)
-    answers = [json.loads(line) for line in done.stdout.splitlines()]
     assert [a["id"] for a in answers] == [1, 2, 3, 4]
     assert answers[0]["result"]["id"] == "teams_cleaner"
     assert answers[1]["result"]["document"]["segments"] == [{"text": "oi", "speaker": "Ana", "start": None, "end": None}]

@@ -1,7 +1,6 @@
 """wordcloud_viz: PNG and SVG clouds from real word_frequency output on the sample transcripts."""
 from __future__ import annotations
 
-import json
 import re
 import struct
 import subprocess
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 
 from plugin_sdk import Document, RpcError, Segment
-from plugin_sdk.testing import PluginHarness
+from plugin_sdk.testing import PluginHarness, converse
 from plugins.word_frequency import WordFrequency
 from plugins.wordcloud_viz import WordcloudViz
 
@@ -182,18 +181,9 @@ def test_import_is_light() -> None:
 
 
 def test_runs_as_a_real_process(frequencies: dict[str, Any]) -> None:
-    lines = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocol": "qualia/1"}},
-        {"jsonrpc": "2.0", "id": 2, "method": "run", "params": {
-            "document": {"text": ""}, "config": {"format": "svg", "max_words": 10},
-            "inputs": {"word_frequencies": frequencies}}},
-        {"jsonrpc": "2.0", "id": 3, "method": "shutdown"},
-        {"jsonrpc": "2.0", "method": "exit"},
-    ]
-    stdin = "".join(json.dumps(line) + "\n" for line in lines)
-    done = subprocess.run([sys.executable, "-m", "plugins.wordcloud_viz"], cwd=ROOT / "plugins" / "wordcloud_viz",
-                          input=stdin, capture_output=True, text=True, timeout=60, check=True)
-    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    answers = converse(ROOT / "plugins" / "wordcloud_viz", [
+        {"document": {"text": ""}, "config": {"format": "svg", "max_words": 10},
+         "inputs": {"word_frequencies": frequencies}}])
     assert [a["id"] for a in answers] == [1, 2, 3]
     assert answers[0]["result"] == {"protocol": "qualia/1", "id": "wordcloud_viz", "version": "1.0.0"}
     assert answers[1]["result"]["media_type"] == "image/svg+xml"
