@@ -16,8 +16,10 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from plugin_sdk.document import Language
+from plugin_sdk.manifest import Manifest
 
 from ..errors import InvalidRequest
+from ..pipeline import StepResult
 from ..inputs import document_from_bytes
 from .bodies import form_bool, form_json, read_json, read_upload
 from .logs import REQUEST_ID_KEY
@@ -30,25 +32,26 @@ UPLOAD_FIELDS = frozenset({"config", "inputs", "configs", "cache", "clean", "lan
 _LANGUAGES = get_args(Language)
 
 
-async def analyze(request: web.Request) -> web.Response:
+async def _run_from_json(request: web.Request, kind: str) -> tuple[Manifest, StepResult]:
+    """The shared body of /analyze and /process: a JSON run request on a plugin of `kind`."""
     kernel = request.app[KERNEL]
-    manifest = plugin_of_kind(kernel, request.match_info["id"], "analyzer")
+    manifest = plugin_of_kind(kernel, request.match_info["id"], kind)
     body = await read_json(request, RUN_DECODER)
     document = request_document(body.text, body.document)
     step = await run_target(kernel, manifest, document, body.config, body.inputs, use_cache=body.cache,
                             clean=body.clean, configs=body.configs, request_id=request[REQUEST_ID_KEY])
+    return manifest, step
+
+
+async def analyze(request: web.Request) -> web.Response:
+    manifest, step = await _run_from_json(request, "analyzer")
     assert step.result is not None
     return json_response(AnalyzeResponse(plugin=manifest.id, version=manifest.version, cached=step.cached,
                                          result=step.result))
 
 
 async def process(request: web.Request) -> web.Response:
-    kernel = request.app[KERNEL]
-    manifest = plugin_of_kind(kernel, request.match_info["id"], "document")
-    body = await read_json(request, RUN_DECODER)
-    document = request_document(body.text, body.document)
-    step = await run_target(kernel, manifest, document, body.config, body.inputs, use_cache=body.cache,
-                            clean=body.clean, configs=body.configs, request_id=request[REQUEST_ID_KEY])
+    manifest, step = await _run_from_json(request, "document")
     assert step.document is not None
     return json_response(ProcessResponse(plugin=manifest.id, version=manifest.version, cached=step.cached,
                                          document=step.document))

@@ -143,20 +143,11 @@ class PluginList(msgspec.Struct, kw_only=True):
     problems: list[ManifestProblem]
 
 
-class PluginDetail(msgspec.Struct, kw_only=True):
-    id: str
-    name: str
-    version: str
-    kind: PluginKind
-    description: str
-    provides: list[str]
-    requires: list[str]
-    formats: list[Format]
+class PluginDetail(PluginSummary, kw_only=True):
     timeout_s: float
     concurrency: int
     parameters: dict[str, Parameter]
     config_schema: dict[str, Any]  # JSON Schema of `config`
-    state: str
     status: PluginStatus | None  # null until the plugin has been used
 
 

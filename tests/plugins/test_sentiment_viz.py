@@ -4,11 +4,9 @@ from __future__ import annotations
 import copy
 import json
 import re
-import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,11 +14,9 @@ import pytest
 from plugin_sdk import Document, RpcError
 from plugin_sdk.testing import PluginHarness, converse
 from plugins.sentiment_viz import SentimentViz
+from tests.plugins.figures import ROOT, SVG_TEXT, TRICKY, assert_self_contained, png_size
 
-ROOT = Path(__file__).resolve().parents[2]
-TRICKY = "<b>&"  # a speaker name that must be escaped
 CHARTS = ["timeline", "speakers", "distribution"]
-SVG_TEXT = "{http://www.w3.org/2000/svg}text"
 POSITIVE, NEGATIVE = 0.05, -0.05
 
 # (speaker, start in seconds, text, polarity): a short Portuguese meeting.
@@ -78,18 +74,6 @@ def harness() -> PluginHarness:
 
 def render(harness: PluginHarness, inputs: dict[str, Any], **config: Any) -> Any:
     return harness.run(Document(text=""), config, {"sentiment": inputs})
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    assert data[12:16] == b"IHDR"
-    return struct.unpack(">II", data[16:24])
-
-
-def assert_self_contained(page: str) -> None:
-    lowered = page.lower()
-    for forbidden in ("http://", "https://", "//cdn", "<script src", "<link", "@import", "url("):
-        assert forbidden not in lowered, forbidden
 
 
 @pytest.mark.parametrize("chart", CHARTS)

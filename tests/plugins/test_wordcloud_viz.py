@@ -1,45 +1,24 @@
 """wordcloud_viz: PNG and SVG clouds from real word_frequency output on the sample transcripts."""
 from __future__ import annotations
 
-import re
-import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from plugin_sdk import Document, RpcError, Segment
+from plugin_sdk import Document, RpcError
 from plugin_sdk.testing import PluginHarness, converse
 from plugins.word_frequency import WordFrequency
 from plugins.wordcloud_viz import WordcloudViz
+from tests.plugins.figures import ROOT, SVG_TEXT, TRICKY, png_size, word_frequencies
 
-ROOT = Path(__file__).resolve().parents[2]
-TRANSCRIPTS = ROOT / "examples" / "transcripts"
-VTT_CUE = re.compile(r"<v ([^>]+)>(.*?)</v>")
-TRICKY = "<b>&"  # a speaker name that must be escaped
-SVG_TEXT = "{http://www.w3.org/2000/svg}text"
-
-
-def vtt_document(name: str) -> Document:
-    """A Teams VTT transcript as a Document with speaker segments, plus one line by TRICKY with accents."""
-    cues = VTT_CUE.findall((TRANSCRIPTS / name).read_text(encoding="utf-8"))
-    segments = [Segment(speaker=speaker, text=text) for speaker, text in cues]
-    segments.append(Segment(speaker=TRICKY, text="A reunião sobre a ação: ação, ação e reunião de novo."))
-    return Document(text="\n".join(s.text for s in segments), language="pt", segments=segments)
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    assert data[12:16] == b"IHDR"
-    return struct.unpack(">II", data[16:24])
 
 
 @pytest.fixture(scope="module")
 def frequencies() -> dict[str, Any]:
-    return PluginHarness(WordFrequency).run(vtt_document("teams_pt.vtt"), {"top_n": 100})
+    return word_frequencies()
 
 
 @pytest.fixture(scope="module")
