@@ -15,7 +15,7 @@
 # engine needed): it builds the wheel from this build context (filtered by
 # .dockerignore), installs it into a fresh venv and runs `qualia version`,
 # `qualia plugins`, `qualia doctor` and a pipeline from outside the source tree.
-# Bundled plugins then run as `{python} -m plugins.<id>` from site-packages.
+# Bundled plugins then run as `{python} -m qualia.plugins.<id>` from site-packages.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 

@@ -15,11 +15,11 @@ from typing import Any, Awaitable, Callable, Sequence
 
 import msgspec
 
-from ops.backup_cli import add_backup_parser, run_backup_command
-from plugin_sdk.manifest import Manifest, Parameter
+from qualia.ops.backup_cli import add_backup_parser, run_backup_command
+from qualia.plugin_sdk.manifest import Manifest, Parameter
 
 from . import __version__
-from plugin_sdk.document import Document
+from qualia.plugin_sdk.document import Document
 
 from .cache import CacheError, ResultCache
 from .errors import BadRequest, InvalidConfig, QualiaError, UnknownPlugin

@@ -11,7 +11,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-from plugin_sdk.document import Document
+from qualia.plugin_sdk.document import Document
 
 
 def decode_text(data: bytes) -> str | None:

@@ -12,9 +12,9 @@ from typing import Any
 
 import msgspec
 
-from plugin_sdk import protocol as p
-from plugin_sdk.document import Document
-from plugin_sdk.manifest import ConfigError, Manifest, validate_config
+from qualia.plugin_sdk import protocol as p
+from qualia.plugin_sdk.document import Document
+from qualia.plugin_sdk.manifest import ConfigError, Manifest, validate_config
 
 from .errors import InvalidConfig, InvalidInput, KernelStopped, PluginProtocolError, QualiaError
 from .cache import CacheError, ResultCache, cache_key

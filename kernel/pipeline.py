@@ -14,9 +14,9 @@ from typing import Any
 
 import msgspec
 
-from plugin_sdk import protocol as p
-from plugin_sdk.document import Document
-from plugin_sdk.manifest import Manifest
+from qualia.plugin_sdk import protocol as p
+from qualia.plugin_sdk.document import Document
+from qualia.plugin_sdk.manifest import Manifest
 
 from .errors import BadRequest, InvalidConfig, QualiaError, UnknownPlugin
 from .resolver import resolve_order

@@ -16,14 +16,13 @@ import signal
 import sys
 import time
 from collections import deque
-from pathlib import Path
 from typing import Any, Callable
 
 import msgspec
 
-from plugin_sdk import protocol as p
-from plugin_sdk.errors import InvalidParams
-from plugin_sdk.manifest import Manifest
+from qualia.plugin_sdk import protocol as p
+from qualia.plugin_sdk.errors import InvalidParams
+from qualia.plugin_sdk.manifest import Manifest
 
 from .errors import (InvalidInput, PluginCrashed, PluginFault, PluginProtocolError, PluginStartFailed,
                      PluginTimeout, QualiaError)
@@ -34,7 +33,6 @@ STDERR_TAIL_LINES = 40
 STDERR_LINE_CHARS = 2000
 # Lines of at least 64 MiB must pass; leave room for the JSON-RPC envelope.
 READ_LIMIT = p.MAX_LINE_BYTES + 1024 * 1024
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 ProgressCallback = Callable[[p.ProgressParams], None]
 
@@ -88,8 +86,6 @@ class PluginProcess:
 
     def _environment(self) -> dict[str, str]:
         env = dict(os.environ)
-        # Bundled plugins and the SDK must import even from an uninstalled source tree.
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
         env["QUALIA_PLUGIN_ID"] = self.manifest.id
         return env
 

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import msgspec
 
-from plugin_sdk.manifest import Manifest, ManifestError, load_manifest
+from qualia.plugin_sdk.manifest import Manifest, ManifestError, load_manifest
 
 from .errors import UnknownPlugin
 

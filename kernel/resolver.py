@@ -5,7 +5,7 @@ cycle is a ResolutionError naming the artefacts involved.
 """
 from __future__ import annotations
 
-from plugin_sdk.manifest import Manifest
+from qualia.plugin_sdk.manifest import Manifest
 
 from .errors import ResolutionError
 from .registry import Registry

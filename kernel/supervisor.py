@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import msgspec
 
-from plugin_sdk.manifest import Manifest
+from qualia.plugin_sdk.manifest import Manifest
 
 from .breaker import BreakerSnapshot, BreakerState, CircuitBreaker
 from .errors import InvalidInput, PluginBusy, PluginFault

@@ -34,8 +34,8 @@ from typing import Iterable, Mapping
 
 from aiohttp import hdrs, web
 
-from kernel.errors import InvalidSetting, Unauthorized
-from kernel.server.errors import error_response
+from qualia.kernel.errors import InvalidSetting, Unauthorized
+from qualia.kernel.server.errors import error_response
 
 from .gates import gate_middleware
 

@@ -258,7 +258,7 @@ def _iso(when: dt.datetime) -> str:
 
 def _qualia_version() -> str:
     try:
-        from kernel import __version__
+        from qualia.kernel import __version__
     except ImportError:  # pragma: no cover - ops is shipped with the kernel
         return "unknown"
     return __version__

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import msgspec
 
-from kernel.settings import Settings
+from qualia.kernel.settings import Settings
 
 from .backup import (
     BackupError,

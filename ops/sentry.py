@@ -32,10 +32,10 @@ from typing import Any, AsyncIterator, Mapping
 
 from aiohttp import web
 
-from kernel import __version__
-from kernel.errors import InvalidSetting, PluginFault, Unavailable
-from kernel.server.logs import REQUEST_ID_KEY, current_request_id
-from kernel.server.state import KERNEL, add_error_reporter
+from qualia.kernel import __version__
+from qualia.kernel.errors import InvalidSetting, PluginFault, Unavailable
+from qualia.kernel.server.logs import REQUEST_ID_KEY, current_request_id
+from qualia.kernel.server.state import KERNEL, add_error_reporter
 
 from .gates import route_of
 

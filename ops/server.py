@@ -23,7 +23,7 @@ from typing import Mapping
 
 from aiohttp import web
 
-from kernel.server.openapi import API_DOC
+from qualia.kernel.server.openapi import API_DOC
 
 from .auth import auth_gate
 from .gates import gate_middleware

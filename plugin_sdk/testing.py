@@ -81,9 +81,7 @@ def converse(folder: Path, runs: list[dict[str, Any]], *, timeout: float = 60) -
                  for index, params in enumerate(runs, start=2)]
     messages += [{"jsonrpc": "2.0", "id": len(runs) + 2, "method": p.METHOD_SHUTDOWN},
                  {"jsonrpc": "2.0", "method": p.NOTIFY_EXIT}]
-    sdk_root = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [sdk_root, os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run(command, cwd=folder, env=env, timeout=timeout, capture_output=True,
+    done = subprocess.run(command, cwd=folder, timeout=timeout, capture_output=True,
                           input=b"".join(json.dumps(m).encode("utf-8") + b"\n" for m in messages))
     if done.returncode != 0:
         raise AssertionError(f"plugin {manifest.id} exited with {done.returncode}: "

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kernel.cache import ResultCache
+from qualia.kernel.cache import ResultCache
 
 
 def _measure(label: str, calls: int, operation: Callable[[int], object]) -> None:

@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SERVER_SCRIPT = """
 import sys
-from kernel import Settings
-from kernel.server import serve_main
+from qualia.kernel import Settings
+from qualia.kernel.server import serve_main
 sys.exit(serve_main(Settings.from_env(), "127.0.0.1", int(sys.argv[1])))
 """
 

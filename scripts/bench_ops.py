@@ -63,9 +63,9 @@ HIGH_RATE = "1000000/s"
 # `serve_main`, optionally with the request statistics middleware (metrics, dashboard) taken out.
 SERVER_SCRIPT = """
 import importlib, os, sys
-from kernel import Settings
-from kernel.server import serve_main
-serve_module = importlib.import_module("kernel.server.serve")  # the module (the package exports a function `serve`)
+from qualia.kernel import Settings
+from qualia.kernel.server import serve_main
+serve_module = importlib.import_module("qualia.kernel.server.serve")  # the module (the package exports a function `serve`)
 if os.environ.get("BENCH_STATS_OFF") == "1":
     original = serve_module.create_app
     def create_app(*args, **kwargs):
@@ -190,8 +190,8 @@ class Server:
 def microbench() -> str:
     """The ops gates' own work per request, in process (no HTTP)."""
     sys.path.insert(0, str(ROOT))
-    from ops.auth import ApiKeys
-    from ops.ratelimit import TokenBuckets
+    from qualia.ops.auth import ApiKeys
+    from qualia.ops.ratelimit import TokenBuckets
 
     keys = ApiKeys([API_KEY, "another-key-1234567890"])
     buckets = TokenBuckets(rate=1e6, burst=1e6)
@@ -212,8 +212,8 @@ def microbench() -> str:
 async def _inprocess(tmp: Path, scenarios: list[tuple[str, str, str, bytes | None]], clients: int, batches: int,
                      per_batch: int) -> dict[str, dict[str, list[float]]]:
     sys.path.insert(0, str(ROOT))
-    from kernel import Kernel, Settings
-    from kernel.server import ServerSettings, create_app, start_server
+    from qualia.kernel import Kernel, Settings
+    from qualia.kernel.server import ServerSettings, create_app, start_server
 
     loop = asyncio.get_running_loop()
     configs = ["off", "stats", "on"]

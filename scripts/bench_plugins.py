@@ -23,9 +23,9 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kernel import Kernel, Settings  # noqa: E402
-from kernel.inputs import load_document  # noqa: E402
-from plugin_sdk import Document  # noqa: E402
+from qualia.kernel import Kernel, Settings  # noqa: E402
+from qualia.kernel.inputs import load_document  # noqa: E402
+from qualia.plugin_sdk import Document  # noqa: E402
 
 # (plugin, config, what its input is)
 CASES = [

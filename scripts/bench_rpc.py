@@ -25,10 +25,10 @@ import msgspec
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kernel import Kernel, Settings  # noqa: E402
-from kernel.registry import Registry  # noqa: E402
-from plugin_sdk import Document  # noqa: E402
-from plugin_sdk import protocol as p  # noqa: E402
+from qualia.kernel import Kernel, Settings  # noqa: E402
+from qualia.kernel.registry import Registry  # noqa: E402
+from qualia.plugin_sdk import Document  # noqa: E402
+from qualia.plugin_sdk import protocol as p  # noqa: E402
 
 BENCH_PLUGINS = ROOT / "scripts" / "bench_plugins"
 DOC = Document(id="bench", text="Bom dia, pessoal. Hoje a ideia é ouvir vocês sobre o onboarding novo.")

@@ -8,7 +8,7 @@ from typing import AsyncIterator, Callable
 import psutil
 import pytest
 
-from kernel import Kernel, Settings
+from qualia.kernel import Kernel, Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROJECT = Path(__file__).parent.parent

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from kernel import Kernel
-from plugin_sdk import Document
+from qualia.kernel import Kernel
+from qualia.plugin_sdk import Document
 from tests.conftest import FIXTURES, PROJECT
 
 QUALIA = str(Path(sys.executable).parent / "qualia")

@@ -2,7 +2,7 @@
 
 The image (Dockerfile) builds the wheel of this project from the build context
 (.dockerignore filters it) and installs it, with no source tree, where the
-bundled plugins then run as `{python} -m plugins.<id>` from site-packages. Here
+bundled plugins then run as `{python} -m qualia.plugins.<id>` from site-packages. Here
 the same: the wheel is built from a copy of the tree filtered by .dockerignore,
 installed with a plain `pip install <wheel>` into a fresh venv, and the console
 script is run from a folder outside the source tree with a clean environment
@@ -33,8 +33,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 PROJECT = PYPROJECT["project"]
-PACKAGES = sorted(pattern.rstrip("*").rstrip(".")
-                  for pattern in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"])
+# The repository's folders that setup.py installs under the `qualia` namespace.
+PACKAGES = ("kernel", "ops", "plugin_sdk", "plugins")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JUNK = re.compile(r"(^|/)__pycache__(/|$)|\.py[cod]$|\.swp$|~$|(^|/)\.DS_Store$")
 TIMEOUT = 600  # whole-module budget for a cold pip cache; a warm run takes about a minute
@@ -219,7 +219,9 @@ def test_wheel_holds_the_packages_and_their_data(built: Built) -> None:
         metadata = wheel.read(f"{dist_info}/METADATA").decode()
 
     top_level = {name.split("/", 1)[0] for name in names}
-    assert top_level == set(PACKAGES) | {dist_info}, f"unexpected top-level entries: {sorted(top_level)}"
+    assert top_level == {"qualia", dist_info}, f"unexpected top-level entries: {sorted(top_level)}"
+    assert "qualia/__init__.py" not in names  # a namespace: other distributions may add qualia.* packages
+    names = {name.removeprefix("qualia/") for name in names}
     assert not any(name.startswith(("tests/", "scripts/", "examples/")) for name in names)
     assert {"kernel/__init__.py", "kernel/cli.py", "kernel/process.py", "plugin_sdk/__init__.py",
             "plugins/__init__.py"} <= names
@@ -237,7 +239,7 @@ def test_wheel_holds_the_packages_and_their_data(built: Built) -> None:
     assert not missing, ("files of the packages missing from the wheel (extend "
                          f"[tool.setuptools.package-data] in pyproject.toml): {missing}")
 
-    assert re.search(r"^qualia\s*=\s*kernel\.cli:main$", entry_points, re.M), entry_points
+    assert re.search(r"^qualia\s*=\s*qualia\.kernel\.cli:main$", entry_points, re.M), entry_points
     required = {re.split(r"[\s;<>=!~\[]", line.split(":", 1)[1].strip(), maxsplit=1)[0].lower()
                 for line in metadata.splitlines() if line.startswith("Requires-Dist:") and "extra ==" not in line}
     declared = {re.split(r"[\s;<>=!~\[]", dep, maxsplit=1)[0].lower() for dep in PROJECT["dependencies"]}
@@ -255,16 +257,18 @@ def test_installed_wheel_imports_from_site_packages(outside: tuple[Path, dict[st
     version = _run(["qualia", "version"], cwd=cwd, env=env)
     assert version.stdout.strip() == f"{PROJECT['name']} {PROJECT['version']}"
 
-    probe = ("import json, kernel, plugin_sdk, plugins, kernel.process as process, kernel.registry as registry; "
+    probe = ("import json, qualia.kernel as kernel, qualia.plugin_sdk as plugin_sdk, qualia.plugins as plugins, "
+             "qualia.kernel.registry as registry; "
              "print(json.dumps({'kernel': kernel.__file__, 'plugin_sdk': plugin_sdk.__file__, "
-             "'plugins': plugins.__file__, 'project_root': str(process.PROJECT_ROOT), "
-             "'bundled': str(registry.BUNDLED_PLUGINS)}))")
+             "'plugins': plugins.__file__, 'bundled': str(registry.BUNDLED_PLUGINS)}))")
     where = json.loads(_run([str(installed / "bin" / "python"), "-c", probe], cwd=cwd, env=env).stdout)
     for module in ("kernel", "plugin_sdk", "plugins"):
-        assert Path(where[module]).resolve().is_relative_to(site_packages), where
-    # The kernel puts PROJECT_ROOT on the plugins' PYTHONPATH; installed, that is site-packages.
-    assert Path(where["project_root"]) == site_packages
-    assert Path(where["bundled"]) == site_packages / "plugins"
+        assert Path(where[module]).resolve().is_relative_to(site_packages / "qualia"), where
+    assert Path(where["bundled"]) == site_packages / "qualia" / "plugins"
+    # Nothing is installed at the top level under the folders' own names (they would clash with other
+    # distributions' `kernel` or `ops`).
+    for name in ("kernel", "ops", "plugins", "plugin_sdk"):
+        assert not (site_packages / name).exists(), name
 
 
 def test_installed_wheel_lists_and_starts_every_bundled_plugin(outside: tuple[Path, dict[str, str]],
@@ -276,10 +280,10 @@ def test_installed_wheel_lists_and_starts_every_bundled_plugin(outside: tuple[Pa
     assert sorted(by_id) == bundled_plugin_ids(built.context)
     for plugin_id, plugin in by_id.items():
         path = Path(plugin["path"]).resolve()
-        assert path == site_packages / "plugins" / plugin_id, plugin["path"]
+        assert path == site_packages / "qualia" / "plugins" / plugin_id, plugin["path"]
         assert not path.is_relative_to(ROOT)
 
-    # every plugin starts as `{python} -m plugins.<id>` with cwd in site-packages and answers
+    # every plugin starts as `{python} -m qualia.plugins.<id>` with cwd in site-packages and answers
     doctor = _run(["qualia", "doctor"], cwd=cwd, env=env)
     assert "all plugins healthy" in doctor.stdout, doctor.stdout
 

@@ -29,7 +29,7 @@ from typing import Any
 import msgspec
 import psutil
 
-from plugin_sdk.document import Document
+from qualia.plugin_sdk.document import Document
 
 from ..errors import Conflict, QualiaError, Unavailable, UnknownJob
 from ..pipeline import PlannedStep, run_plan

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import msgspec
 from yarl import URL
 
-from plugin_sdk.document import Document
+from qualia.plugin_sdk.document import Document
 
 from ..errors import InvalidRequest, UnknownPlugin
 from ..pipeline import PipelineSpec, PlannedStep, parse_pipeline, plan_for_target, plan_pipeline

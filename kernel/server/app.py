@@ -83,7 +83,7 @@ def _setup_operations(app: web.Application) -> None:
     are never dropped silently: the server refuses to start open.
     """
     try:
-        from ops.server import setup_ops
+        from qualia.ops.server import setup_ops
     except ImportError as exc:
         keys = [name for name in ("QUALIA_API_KEYS", "QUALIA_API_KEYS_FILE") if os.environ.get(name)]
         if keys:

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from plugin_sdk.manifest import ID_PATTERN
+from qualia.plugin_sdk.manifest import ID_PATTERN
 
 from .. import __version__
 from .schemas import ErrorBody

@@ -15,8 +15,8 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from plugin_sdk.document import Language
-from plugin_sdk.manifest import Manifest
+from qualia.plugin_sdk.document import Language
+from qualia.plugin_sdk.manifest import Manifest
 
 from ..errors import InvalidRequest
 from ..pipeline import StepResult

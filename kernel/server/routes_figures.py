@@ -13,8 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from plugin_sdk.document import Document
-from plugin_sdk.manifest import FORMAT_MEDIA_TYPES
+from qualia.plugin_sdk.document import Document
+from qualia.plugin_sdk.manifest import FORMAT_MEDIA_TYPES
 
 from ..errors import InvalidConfig, InvalidRequest
 from ..pipeline import PipelineRun, run_plan

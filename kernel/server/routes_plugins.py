@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from plugin_sdk.manifest import ID_PATTERN, Manifest
+from qualia.plugin_sdk.manifest import ID_PATTERN, Manifest
 
 from .. import __version__
 from ..breaker import BreakerState

@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from plugin_sdk import protocol as p
-from plugin_sdk.document import Document
-from plugin_sdk.manifest import FORMAT_MEDIA_TYPES, Manifest
+from qualia.plugin_sdk import protocol as p
+from qualia.plugin_sdk.document import Document
+from qualia.plugin_sdk.manifest import FORMAT_MEDIA_TYPES, Manifest
 
 from ..errors import InvalidConfig, InvalidRequest, QualiaError, WrongPluginKind
 from ..kernel import Kernel

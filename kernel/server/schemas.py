@@ -13,8 +13,8 @@ from typing import Any, Literal
 import msgspec
 from aiohttp import web
 
-from plugin_sdk.document import Document
-from plugin_sdk.manifest import Parameter
+from qualia.plugin_sdk.document import Document
+from qualia.plugin_sdk.manifest import Parameter
 
 from ..breaker import BreakerState
 from ..pipeline import PipelineRun, PipelineSpec

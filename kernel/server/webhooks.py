@@ -39,7 +39,7 @@ from urllib.parse import parse_qs
 import msgspec
 from aiohttp import web
 
-from plugin_sdk.document import Document
+from qualia.plugin_sdk.document import Document
 
 from ..errors import (InvalidRequest, MalformedBody, NotFound, QualiaError, Unauthorized, WebhookMisconfigured,
                       WebhookNotConfigured)

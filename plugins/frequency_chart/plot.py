@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from matplotlib.ticker import MaxNLocator
 
-from plugin_sdk.charts import PALETTE
-from plugin_sdk.mpl import drawing, to_bytes
+from qualia.plugin_sdk.charts import PALETTE
+from qualia.plugin_sdk.mpl import drawing, to_bytes
 
 from . import Bars
 

@@ -47,8 +47,8 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, NamedTuple
 
-from plugin_sdk import AnalyzerPlugin, Document, InputError
-from plugin_sdk.text import detect_language, tokenize
+from qualia.plugin_sdk import AnalyzerPlugin, Document, InputError
+from qualia.plugin_sdk.text import detect_language, tokenize
 
 from .scorers import Score, Scorer, get_scorer
 

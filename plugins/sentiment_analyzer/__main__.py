@@ -1,4 +1,4 @@
-from plugin_sdk import serve
+from qualia.plugin_sdk import serve
 
 from . import SentimentAnalyzer
 

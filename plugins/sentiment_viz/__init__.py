@@ -39,8 +39,8 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
-from plugin_sdk import Document, Figure, InputError, VisualizerPlugin
-from plugin_sdk.artefacts import read_input
+from qualia.plugin_sdk import Document, Figure, InputError, VisualizerPlugin
+from qualia.plugin_sdk.artefacts import read_input
 
 ARTEFACT = "sentiment"
 T = TypeVar("T")

@@ -73,7 +73,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugin_sdk import Document, DocumentPlugin
+from qualia.plugin_sdk import Document, DocumentPlugin
 
 from .pipeline import clean_document
 

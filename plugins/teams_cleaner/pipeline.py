@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from plugin_sdk import Document, InputError, Segment
-from plugin_sdk.text import detect_language, tokenize
+from qualia.plugin_sdk import Document, InputError, Segment
+from qualia.plugin_sdk.text import detect_language, tokenize
 
 from .fillers import FillerRemover
 from .formats import PARSERS, detect

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugin_sdk.text import tokenize
+from qualia.plugin_sdk.text import tokenize
 
 from .model import BadLine, Parsed, RawSegment
 

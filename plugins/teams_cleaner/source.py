@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from plugin_sdk import Document, InputError
+from qualia.plugin_sdk import Document, InputError
 
 from .model import CONTROL_CHARS, Line, numbered_lines
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugin_sdk import InputError
+from qualia.plugin_sdk import InputError
 
 # Kept lowercase inside a title-cased name: "João da Silva", "Ludwig van Beethoven".
 _PARTICLES = frozenset("da de do das dos di du del della e y van von der den la le".split())

@@ -21,8 +21,8 @@ from collections import Counter
 from functools import lru_cache
 from typing import Any, Iterable
 
-from plugin_sdk import AnalyzerPlugin, Document
-from plugin_sdk.text import detect_language, tokenize
+from qualia.plugin_sdk import AnalyzerPlugin, Document
+from qualia.plugin_sdk.text import detect_language, tokenize
 
 
 @lru_cache(maxsize=4)

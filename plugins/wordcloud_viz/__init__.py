@@ -31,8 +31,8 @@ from typing import Annotated, Any
 
 import msgspec
 
-from plugin_sdk import Document, Figure, InputError, VisualizerPlugin
-from plugin_sdk.artefacts import read_input
+from qualia.plugin_sdk import Document, Figure, InputError, VisualizerPlugin
+from qualia.plugin_sdk.artefacts import read_input
 
 ARTEFACT = "word_frequencies"
 

@@ -23,7 +23,7 @@ from PIL import Image, ImageColor, ImageDraw, ImageFont  # noqa: E402
 from wordcloud import WordCloud  # noqa: E402
 from wordcloud.wordcloud import FONT_PATH as WORDCLOUD_FONT  # noqa: E402
 
-from plugin_sdk import InputError  # noqa: E402
+from qualia.plugin_sdk import InputError  # noqa: E402
 
 SVG_NS = "http://www.w3.org/2000/svg"
 TRANSPARENT = ("transparent", "none")

@@ -5,9 +5,9 @@ import asyncio
 
 import pytest
 
-from kernel.breaker import BreakerState, CircuitBreaker
-from kernel.errors import BreakerOpen, InvalidInput, PluginCrashed
-from plugin_sdk import Document
+from qualia.kernel.breaker import BreakerState, CircuitBreaker
+from qualia.kernel.errors import BreakerOpen, InvalidInput, PluginCrashed
+from qualia.plugin_sdk import Document
 from tests.conftest import problem_plugin
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from kernel.cache import CacheError, CacheStats, ResultCache, cache_key
-from plugin_sdk.document import Document, Segment
+from qualia.kernel.cache import CacheError, CacheStats, ResultCache, cache_key
+from qualia.plugin_sdk.document import Document, Segment
 
 
 class FakeClock:

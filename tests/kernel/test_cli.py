@@ -16,9 +16,9 @@ from typing import Any, Iterator
 
 import pytest
 
-import kernel
-from kernel.cli import build_parser
-from kernel.registry import Registry
+from qualia.kernel import __version__ as qualia_version
+from qualia.kernel.cli import build_parser
+from qualia.kernel.registry import Registry
 
 PROJECT = Path(__file__).resolve().parents[2]
 QUALIA = Path(sys.executable).parent / "qualia"
@@ -54,7 +54,7 @@ def usage_error(done: subprocess.CompletedProcess[str], *named: str) -> None:
 # ---- plugins written on the fly --------------------------------------------------
 
 GOOD_PLUGIN = """\
-from plugin_sdk import AnalyzerPlugin, serve
+from qualia.plugin_sdk import AnalyzerPlugin, serve
 
 
 class Good(AnalyzerPlugin):
@@ -140,8 +140,8 @@ def test_help_works_for_every_command(command: tuple[str, ...], home: Path) -> N
 def test_version(home: Path) -> None:
     done = qualia("version", home=home)
     assert done.returncode == 0
-    assert done.stdout == f"qualia-core {kernel.__version__}\n"
-    assert kernel.__version__ != ""
+    assert done.stdout == f"qualia-core {qualia_version}\n"
+    assert qualia_version != ""
 
 
 def test_no_command_is_a_usage_error(home: Path) -> None:

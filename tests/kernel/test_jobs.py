@@ -19,11 +19,11 @@ import msgspec
 import psutil
 import pytest
 
-from kernel.jobs import (JobRunner, JobSettings, JobSpec, JobStore, JobStoreError, backoff_delay, job_result,
+from qualia.kernel.jobs import (JobRunner, JobSettings, JobSpec, JobStore, JobStoreError, backoff_delay, job_result,
                          owner_is_dead, plan_job)
-from kernel.pipeline import PipelineSpec, Step
-from kernel.signatures import verify_body
-from plugin_sdk.document import Document
+from qualia.kernel.pipeline import PipelineSpec, Step
+from qualia.kernel.signatures import verify_body
+from qualia.plugin_sdk.document import Document
 from tests.conftest import problem_plugin
 
 from .jobs_support import Receiver, runs, slow_plugin, wait_for

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from kernel.errors import InvalidInput
-from plugin_sdk import Document
+from qualia.kernel.errors import InvalidInput
+from qualia.plugin_sdk import Document
 from tests.conftest import problem_plugin
 
 DOC = Document(id="d", text="A ação de hoje foi ótima. A ação de ontem também.")

@@ -10,8 +10,8 @@ import time
 
 import psutil
 
-from kernel import Kernel
-from plugin_sdk import Document
+from qualia.kernel import Kernel
+from qualia.plugin_sdk import Document
 from tests.conftest import PROJECT, live_children, problem_plugin
 
 
@@ -38,7 +38,7 @@ def test_plugins_die_when_the_kernel_is_killed(tmp_path, plugin_dir):
     script.write_text(textwrap.dedent(f"""
         import asyncio, sys
         from pathlib import Path
-        from kernel import Kernel, Settings
+        from qualia.kernel import Kernel, Settings
 
         async def main():
             settings = Settings(home=Path({str(tmp_path / 'home')!r}), plugin_path=[Path({str(plugin_dir)!r})],

@@ -9,9 +9,9 @@ import time
 import psutil
 import pytest
 
-from kernel.errors import (InvalidInput, PluginCrashed, PluginFault, PluginProtocolError, PluginStartFailed,
+from qualia.kernel.errors import (InvalidInput, PluginCrashed, PluginFault, PluginProtocolError, PluginStartFailed,
                            PluginTimeout)
-from plugin_sdk import Document
+from qualia.plugin_sdk import Document
 from tests.conftest import FIXTURES, problem_plugin, write_plugin
 
 DOC = Document(id="d1", text="Não gostei do código, mas a ação foi boa.")

@@ -5,8 +5,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from kernel.inputs import load_document
-from kernel.pipeline import (PipelineError, PipelineSpec, Step, load_pipeline, plan_for_target, plan_pipeline,
+from qualia.kernel.inputs import load_document
+from qualia.kernel.pipeline import (PipelineError, PipelineSpec, Step, load_pipeline, plan_for_target, plan_pipeline,
                              run_plan)
 from tests.conftest import EXAMPLES, PROJECT
 

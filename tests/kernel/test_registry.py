@@ -10,9 +10,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from kernel.errors import NotFound, UnknownPlugin
-from kernel.registry import BUNDLED_PLUGINS, Registry
-from kernel.settings import Settings
+from qualia.kernel.errors import NotFound, UnknownPlugin
+from qualia.kernel.registry import BUNDLED_PLUGINS, Registry
+from qualia.kernel.settings import Settings
 
 PROJECT = Path(__file__).resolve().parents[2]
 QUALIA = Path(sys.executable).parent / "qualia"

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from kernel.errors import ResolutionError
-from kernel.registry import Registry
-from kernel.resolver import resolve_order
+from qualia.kernel.errors import ResolutionError
+from qualia.kernel.registry import Registry
+from qualia.kernel.resolver import resolve_order
 from tests.conftest import write_plugin
 
 

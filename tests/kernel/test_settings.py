@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kernel.settings import Settings
+from qualia.kernel.settings import Settings
 
 
 def test_defaults_with_an_empty_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
-from kernel.sqlite import connect_wal
+from qualia.kernel.sqlite import connect_wal
 
 OPENERS = 8
 

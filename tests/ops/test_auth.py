@@ -11,11 +11,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from kernel.errors import InvalidSetting
-from kernel.server import ServerSettings, create_app
-from kernel.signatures import sign_body
-from ops import auth
-from ops.auth import ApiKeys, load_keys
+from qualia.kernel.errors import InvalidSetting
+from qualia.kernel.server import ServerSettings, create_app
+from qualia.kernel.signatures import sign_body
+from qualia.ops import auth
+from qualia.ops.auth import ApiKeys, load_keys
 from tests.conftest import problem_plugin
 
 from .conftest import error_of, json_of
@@ -182,7 +182,7 @@ def test_keys_are_compared_in_constant_time(monkeypatch):
 
 
 def test_configured_keys_are_never_dropped_silently(monkeypatch, caplog, fast_settings):
-    monkeypatch.setitem(sys.modules, "ops.server", None)  # `import ops.server` now fails
+    monkeypatch.setitem(sys.modules, "qualia.ops.server", None)  # `import qualia.ops.server` now fails
     caplog.set_level(logging.INFO)
     app = create_app(kernel_settings=fast_settings, settings=ServerSettings(access_log=False))
     assert isinstance(app, web.Application)

@@ -24,10 +24,10 @@ from typing import Callable, Iterator
 import msgspec
 import pytest
 
-import ops.backup
-from kernel.cache import ResultCache, cache_key
-from kernel.settings import Settings
-from ops.backup import (
+import qualia.ops.backup as backup_module
+from qualia.kernel.cache import ResultCache, cache_key
+from qualia.kernel.settings import Settings
+from qualia.ops.backup import (
     ARCHIVE_RE,
     MANIFEST_NAME,
     BackupManifest,
@@ -35,16 +35,16 @@ from ops.backup import (
     create_backup,
     list_backups,
 )
-from ops.backup_cli import add_backup_parser, run_backup_command
+from qualia.ops.backup_cli import add_backup_parser, run_backup_command
 
 PROJECT = Path(__file__).resolve().parents[2]
 BACKUP_SH = PROJECT / "scripts" / "backup.sh"
 PRE_ENTRIES = 300
 
 try:  # the job store is new; fall back to a plain jobs table while it is not there
-    from kernel.jobs.spec import JobSpec
-    from kernel.jobs.store import JobStore
-    from plugin_sdk.document import Document
+    from qualia.kernel.jobs.spec import JobSpec
+    from qualia.kernel.jobs.store import JobStore
+    from qualia.plugin_sdk.document import Document
 except ImportError:  # pragma: no cover
     JobStore = None  # type: ignore[assignment,misc]
 
@@ -184,7 +184,7 @@ def integrity(path: Path) -> str:
 WRITER = """
 import sys
 from pathlib import Path
-from kernel.cache import ResultCache
+from qualia.kernel.cache import ResultCache
 stop = Path(sys.argv[2])
 with ResultCache(sys.argv[1]) as cache:
     count = 0
@@ -401,7 +401,7 @@ def test_restore_that_finds_damage_during_extraction_leaves_the_home_intact(home
     damaged = repack(Path(out.strip()), tmp_path / "damaged.tar.gz",
                      lambda name, data: data.replace(b"leia", b"LEIA") if name.endswith("state.json") else data)
     # As if the archive went bad between the verification and the extraction:
-    monkeypatch.setattr(ops.backup, "verify_backup",
+    monkeypatch.setattr(backup_module, "verify_backup",
                         lambda archive, record=True: VerifyReport(archive=str(archive), ok=True, problems=[]))
     before = tree(home.path)
     code, _, err = qualia(home.path, "backup", "restore", str(damaged), "--force")
@@ -643,7 +643,7 @@ def test_backup_script_fails_loudly(tmp_path: Path) -> None:
 
 
 def test_qualia_backup_is_wired_into_the_cli(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
-    from kernel.cli import main
+    from qualia.kernel.cli import main
 
     assert main(["--home", str(home.path), "backup", "create"]) == 0
     archive = capsys.readouterr().out.strip()

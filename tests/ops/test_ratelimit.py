@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from kernel.errors import InvalidSetting
-from kernel.signatures import sign_body
-from ops.ratelimit import RateLimitSettings, TokenBuckets, parse_rate
+from qualia.kernel.errors import InvalidSetting
+from qualia.kernel.signatures import sign_body
+from qualia.ops.ratelimit import RateLimitSettings, TokenBuckets, parse_rate
 from tests.conftest import PROJECT, problem_plugin
 
 from .conftest import error_of, json_of
@@ -172,7 +172,7 @@ async def test_webhooks_are_not_limited_by_the_general_limit(serve, plugin_dir, 
                                                  ("QUALIA_SENTRY_DSN", "not a dsn")])
 def test_qualia_serve_stops_at_once_on_an_invalid_setting(tmp_path, variable, value):
     env = {**os.environ, "PYTHONPATH": str(PROJECT), variable: value}
-    done = subprocess.run([sys.executable, "-m", "kernel.cli", "--home", str(tmp_path / "home"), "serve",
+    done = subprocess.run([sys.executable, "-m", "qualia.kernel.cli", "--home", str(tmp_path / "home"), "serve",
                            "--port", "0"], env=env, cwd=PROJECT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
     assert f"qualia serve: error: {variable}" in done.stderr

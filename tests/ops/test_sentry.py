@@ -16,10 +16,10 @@ import pytest
 import sentry_sdk
 from aiohttp import web
 
-from kernel.errors import InvalidSetting
-from kernel.server import create_app
-from kernel.server.state import ERROR_REPORTERS, ServerSettings
-from ops import sentry as ops_sentry
+from qualia.kernel.errors import InvalidSetting
+from qualia.kernel.server import create_app
+from qualia.kernel.server.state import ERROR_REPORTERS, ServerSettings
+from qualia.ops import sentry as ops_sentry
 from tests.conftest import problem_plugin
 
 from .conftest import error_of, json_of
@@ -89,7 +89,7 @@ async def test_caller_errors_and_503_send_nothing(serve, plugin_dir, monkeypatch
         await error_of(r, 400, "malformed_body")
     reporters = served.app[ERROR_REPORTERS]
     assert len(reporters) == 1
-    from kernel.errors import BreakerOpen
+    from qualia.kernel.errors import BreakerOpen
     request = type("R", (), {"get": lambda self, key, default=None: None, "method": "GET", "path": "/x"})()
     reporters[0].report(request, BreakerOpen("open"), 503)  # a state, not a fault
     await flush()

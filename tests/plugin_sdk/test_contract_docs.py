@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from plugin_sdk import protocol
-from plugin_sdk.manifest import Manifest, Parameter
+from qualia.plugin_sdk import protocol
+from qualia.plugin_sdk.manifest import Manifest, Parameter
 
 DOC = (Path(__file__).parent.parent.parent / "docs" / "plugin-contract.md").read_text(encoding="utf-8")
 NAMES = [value for name, value in vars(protocol).items() if name.startswith(("METHOD_", "NOTIFY_"))]

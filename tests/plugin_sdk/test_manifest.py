@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from plugin_sdk.manifest import ConfigError, Manifest, ManifestError, Parameter, load_manifest, validate_config
+from qualia.plugin_sdk.manifest import ConfigError, Manifest, ManifestError, Parameter, load_manifest, validate_config
 
 PROJECT = Path(__file__).resolve().parents[2]
 

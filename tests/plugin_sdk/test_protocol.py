@@ -6,10 +6,10 @@ import json
 import msgspec
 import pytest
 
-from plugin_sdk import errors
-from plugin_sdk import protocol as p
-from plugin_sdk.document import Document, Segment
-from plugin_sdk.errors import (Cancelled, InputError, InternalError, InvalidParams, InvalidRequest, MethodNotFound, ParseError,
+from qualia.plugin_sdk import errors
+from qualia.plugin_sdk import protocol as p
+from qualia.plugin_sdk.document import Document, Segment
+from qualia.plugin_sdk.errors import (Cancelled, InputError, InternalError, InvalidParams, InvalidRequest, MethodNotFound, ParseError,
                                RpcError)
 
 # ---- error codes ---------------------------------------------------------------

@@ -40,7 +40,7 @@ import os
 import subprocess
 import sys
 
-from plugin_sdk import AnalyzerPlugin, InputError, serve
+from qualia.plugin_sdk import AnalyzerPlugin, InputError, serve
 
 
 class Echo(AnalyzerPlugin):

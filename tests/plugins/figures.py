@@ -6,9 +6,9 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from plugin_sdk import Document, Segment
-from plugin_sdk.testing import PluginHarness
-from plugins.word_frequency import WordFrequency
+from qualia.plugin_sdk import Document, Segment
+from qualia.plugin_sdk.testing import PluginHarness
+from qualia.plugins.word_frequency import WordFrequency
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSCRIPTS = ROOT / "examples" / "transcripts"

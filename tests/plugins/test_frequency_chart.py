@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from plugin_sdk import Document, RpcError
-from plugin_sdk.testing import PluginHarness, converse
-from plugins.frequency_chart import FrequencyChart
-from plugins.word_frequency import WordFrequency
+from qualia.plugin_sdk import Document, RpcError
+from qualia.plugin_sdk.testing import PluginHarness, converse
+from qualia.plugins.frequency_chart import FrequencyChart
+from qualia.plugins.word_frequency import WordFrequency
 from tests.plugins.figures import ROOT, TRICKY, assert_self_contained, png_size, vtt_document, word_frequencies
 
 STYLES = ["bar", "barh", "grouped"]
@@ -154,9 +154,9 @@ def test_bigrams_get_their_own_title(harness: PluginHarness) -> None:
 def test_import_and_html_do_not_load_matplotlib(frequencies: dict[str, Any]) -> None:
     code = (
         "import json, sys\n"
-        "from plugin_sdk import Document\n"
-        "from plugin_sdk.testing import PluginHarness\n"
-        "from plugins.frequency_chart import FrequencyChart\n"
+        "from qualia.plugin_sdk import Document\n"
+        "from qualia.plugin_sdk.testing import PluginHarness\n"
+        "from qualia.plugins.frequency_chart import FrequencyChart\n"
         "loaded = 'matplotlib' in sys.modules\n"
         "inputs = {'word_frequencies': json.loads(sys.stdin.read())}\n"
         "PluginHarness(FrequencyChart).run(Document(text=''), {'format': 'html'}, inputs)\n"

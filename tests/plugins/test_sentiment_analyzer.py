@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from plugin_sdk import Document, Segment
-from plugin_sdk.errors import RpcError
-from plugin_sdk.testing import PluginHarness, converse
-from plugin_sdk.text import tokenize
-from plugins.sentiment_analyzer import SentimentAnalyzer
+from qualia.plugin_sdk import Document, Segment
+from qualia.plugin_sdk.errors import RpcError
+from qualia.plugin_sdk.testing import PluginHarness, converse
+from qualia.plugin_sdk.text import tokenize
+from qualia.plugins.sentiment_analyzer import SentimentAnalyzer
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSCRIPTS = ROOT / "examples" / "transcripts"

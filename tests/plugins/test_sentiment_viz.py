@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from plugin_sdk import Document, RpcError
-from plugin_sdk.testing import PluginHarness, converse
-from plugins.sentiment_viz import SentimentViz
+from qualia.plugin_sdk import Document, RpcError
+from qualia.plugin_sdk.testing import PluginHarness, converse
+from qualia.plugins.sentiment_viz import SentimentViz
 from tests.plugins.figures import ROOT, SVG_TEXT, TRICKY, assert_self_contained, png_size
 
 CHARTS = ["timeline", "speakers", "distribution"]
@@ -209,9 +209,9 @@ def test_nothing_to_draw_is_invalid_params(harness: PluginHarness, sentiment: di
 def test_import_and_html_do_not_load_matplotlib(sentiment: dict[str, Any]) -> None:
     code = (
         "import json, sys\n"
-        "from plugin_sdk import Document\n"
-        "from plugin_sdk.testing import PluginHarness\n"
-        "from plugins.sentiment_viz import SentimentViz\n"
+        "from qualia.plugin_sdk import Document\n"
+        "from qualia.plugin_sdk.testing import PluginHarness\n"
+        "from qualia.plugins.sentiment_viz import SentimentViz\n"
         "loaded = 'matplotlib' in sys.modules\n"
         "inputs = {'sentiment': json.loads(sys.stdin.read())}\n"
         "for chart in ('timeline', 'speakers', 'distribution'):\n"

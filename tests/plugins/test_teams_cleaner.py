@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plugin_sdk import Document, RpcError
-from plugin_sdk.testing import PluginHarness, converse
-from plugins.teams_cleaner import TeamsCleaner
+from qualia.plugin_sdk import Document, RpcError
+from qualia.plugin_sdk.testing import PluginHarness, converse
+from qualia.plugins.teams_cleaner import TeamsCleaner
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "examples" / "transcripts"

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from plugin_sdk import Document, InvalidParams, Segment
-from plugin_sdk.testing import PluginHarness
-from plugins.word_frequency import WordFrequency
+from qualia.plugin_sdk import Document, InvalidParams, Segment
+from qualia.plugin_sdk.testing import PluginHarness
+from qualia.plugins.word_frequency import WordFrequency
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from plugin_sdk import Document, RpcError
-from plugin_sdk.testing import PluginHarness, converse
-from plugins.word_frequency import WordFrequency
-from plugins.wordcloud_viz import WordcloudViz
+from qualia.plugin_sdk import Document, RpcError
+from qualia.plugin_sdk.testing import PluginHarness, converse
+from qualia.plugins.word_frequency import WordFrequency
+from qualia.plugins.wordcloud_viz import WordcloudViz
 from tests.plugins.figures import ROOT, SVG_TEXT, TRICKY, png_size, word_frequencies
 
 

@@ -1,4 +1,4 @@
-from plugin_sdk import AnalyzerPlugin, serve
+from qualia.plugin_sdk import AnalyzerPlugin, serve
 
 
 class Noop(AnalyzerPlugin):

@@ -14,9 +14,9 @@ import msgspec
 import pytest
 from aiohttp import web
 
-from kernel import Kernel, Settings
-from kernel.registry import BUNDLED_PLUGINS, Registry
-from kernel.server import ServerSettings, create_app, start_server
+from qualia.kernel import Kernel, Settings
+from qualia.kernel.registry import BUNDLED_PLUGINS, Registry
+from qualia.kernel.server import ServerSettings, create_app, start_server
 from tests.conftest import live_children
 
 

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from kernel.server.bodies import check_json_depth, json_depth
-from kernel.server.jobs_service import JOBS
-from kernel.signatures import sign_body
+from qualia.kernel.server.bodies import check_json_depth, json_depth
+from qualia.kernel.server.jobs_service import JOBS
+from qualia.kernel.signatures import sign_body
 from tests.conftest import problem_plugin
 
 from .conftest import error_of, json_of
@@ -198,7 +198,7 @@ def test_the_check_is_cheap_for_ordinary_bodies():
 
 
 def test_the_depth_setting_from_the_environment():
-    from kernel.server import ServerSettings
+    from qualia.kernel.server import ServerSettings
 
     assert ServerSettings.from_env({}).max_json_depth == 64
     assert ServerSettings.from_env({"QUALIA_MAX_JSON_DEPTH": "16"}).max_json_depth == 16

@@ -75,7 +75,7 @@ def fuzz(url: str, doc: dict[str, Any]) -> list[str]:
 
 def fast_dashboard(app: Any) -> None:
     """/monitor/stream never ends: schemathesis reads its first 20 events, so make them come quickly."""
-    from kernel.server.monitor import MONITOR
+    from qualia.kernel.server.monitor import MONITOR
 
     app[MONITOR].settings.interval_s = 0.05
 

@@ -17,9 +17,9 @@ import aiohttp
 import psutil
 import pytest
 
-from kernel.jobs import JobSettings, JobStore
-from kernel.server.jobs_service import JOBS
-from kernel.signatures import verify_body
+from qualia.kernel.jobs import JobSettings, JobStore
+from qualia.kernel.server.jobs_service import JOBS
+from qualia.kernel.signatures import verify_body
 from tests.conftest import PROJECT, problem_plugin
 
 from ..jobs_support import Receiver, runs, slow_plugin, wait_for, wait_job
@@ -246,8 +246,8 @@ async def test_a_callback_that_always_fails_ends_failed_with_the_reason(serve, p
 
 SERVER_SCRIPT = """
 import sys
-from kernel.server.serve import serve_main
-from kernel.settings import Settings
+from qualia.kernel.server.serve import serve_main
+from qualia.kernel.settings import Settings
 sys.exit(serve_main(Settings.from_env(use_entry_points=False), "127.0.0.1", int(sys.argv[1])))
 """
 

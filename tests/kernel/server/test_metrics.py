@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from kernel import __version__
-from kernel.server import metrics as metrics_module
+from qualia.kernel import __version__
+from qualia.kernel.server import metrics as metrics_module
 from tests.conftest import problem_plugin
 
 from .conftest import error_of

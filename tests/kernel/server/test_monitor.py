@@ -14,9 +14,9 @@ from typing import AsyncIterator
 import aiohttp
 import pytest
 
-from kernel.errors import Unavailable
-from kernel.server.monitor import MONITOR, MonitorHub, MonitorSettings
-from kernel.server.stats import BUCKETS, REQUEST_STATS, RING_SIZE, UNMATCHED, RequestStats, percentile
+from qualia.kernel.errors import Unavailable
+from qualia.kernel.server.monitor import MONITOR, MonitorHub, MonitorSettings
+from qualia.kernel.server.stats import BUCKETS, REQUEST_STATS, RING_SIZE, UNMATCHED, RequestStats, percentile
 from tests.conftest import problem_plugin
 
 from .conftest import error_of

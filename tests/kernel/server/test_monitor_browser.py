@@ -21,9 +21,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from kernel import Kernel
-from kernel.server import ServerSettings, create_app, start_server
-from kernel.server.monitor import MONITOR
+from qualia.kernel import Kernel
+from qualia.kernel.server import ServerSettings, create_app, start_server
+from qualia.kernel.server.monitor import MONITOR
 from tests.conftest import PROJECT, problem_plugin
 
 CHROMIUM = Path(os.environ.get("QUALIA_CHROMIUM", "/usr/bin/chromium"))

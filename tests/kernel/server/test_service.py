@@ -6,7 +6,7 @@ import re
 import pytest
 from openapi_spec_validator import validate
 
-from kernel import __version__
+from qualia.kernel import __version__
 from tests.conftest import problem_plugin
 
 from .conftest import error_of, json_of
@@ -121,7 +121,7 @@ async def test_request_id_is_echoed_when_sane_and_generated_otherwise(serve, plu
 
 
 async def test_request_id_is_in_log_lines(serve, plugin_dir, caplog):
-    from kernel.server.logs import RequestIdFilter
+    from qualia.kernel.server.logs import RequestIdFilter
 
     problem_plugin(plugin_dir, "echo", "ok")
     served = await serve()
@@ -187,7 +187,7 @@ async def test_streamed_answers_carry_the_request_id_too(serve):
 
 
 def test_server_settings_from_the_environment():
-    from kernel.server import ServerSettings
+    from qualia.kernel.server import ServerSettings
 
     settings = ServerSettings.from_env({"QUALIA_MAX_UPLOAD_BYTES": "1024", "QUALIA_SHUTDOWN_TIMEOUT_S": "2.5",
                                         "QUALIA_ACCESS_LOG": "off"})

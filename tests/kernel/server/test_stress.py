@@ -17,10 +17,10 @@ import aiohttp
 import psutil
 import pytest
 
-from kernel import Settings
-from kernel.server import STATE, ServerSettings, create_app, start_server
-from kernel.server.serve import tls_context
-from kernel.server import serve as serve_until_signal
+from qualia.kernel import Settings
+from qualia.kernel.server import STATE, ServerSettings, create_app, start_server
+from qualia.kernel.server.serve import tls_context
+from qualia.kernel.server import serve as serve_until_signal
 from tests.conftest import FIXTURES, PROJECT, live_children, problem_plugin, write_plugin
 
 from .conftest import error_of, json_of
@@ -114,8 +114,8 @@ def free_port() -> int:
 SERVE_SCRIPT = textwrap.dedent("""\
     import sys
     from pathlib import Path
-    from kernel import Settings
-    from kernel.server import serve_main
+    from qualia.kernel import Settings
+    from qualia.kernel.server import serve_main
     settings = Settings(home=Path(sys.argv[1]), plugin_path=[Path(sys.argv[2])], use_entry_points=False,
                         cancel_grace_s=0.3, stop_grace_s=0.5)
     sys.exit(serve_main(settings, "127.0.0.1", int(sys.argv[3])))
@@ -125,7 +125,7 @@ SERVE_SCRIPT = textwrap.dedent("""\
 def server_command(how: str, home: Path, plugin_dir: Path, port: int) -> list[str]:
     if how == "serve_main":
         return [sys.executable, "-c", SERVE_SCRIPT, str(home), str(plugin_dir), str(port)]
-    return [sys.executable, "-m", "kernel.cli", "--home", str(home), "--plugin-path", str(plugin_dir), "serve",
+    return [sys.executable, "-m", "qualia.kernel.cli", "--home", str(home), "--plugin-path", str(plugin_dir), "serve",
             "--host", "127.0.0.1", "--port", str(port)]
 
 

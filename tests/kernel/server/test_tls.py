@@ -28,7 +28,7 @@ async def test_qualia_serve_with_cert_and_key_serves_https(tmp_path, plugin_dir)
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(PROJECT), "QUALIA_API_KEYS": API_KEY}
     server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "kernel.cli", "--home", str(tmp_path / "home"), "--plugin-path", str(plugin_dir),
+        sys.executable, "-m", "qualia.kernel.cli", "--home", str(tmp_path / "home"), "--plugin-path", str(plugin_dir),
         "serve", "--host", "127.0.0.1", "--port", str(port), "--cert", str(cert), "--key", str(key),
         stderr=asyncio.subprocess.PIPE, env=env, cwd=PROJECT)
     url = f"https://127.0.0.1:{port}"
@@ -67,7 +67,7 @@ async def test_qualia_serve_with_cert_and_key_serves_https(tmp_path, plugin_dir)
 
 def test_qualia_serve_needs_both_cert_and_key(tmp_path):
     cert, key = self_signed(tmp_path)
-    base = [sys.executable, "-m", "kernel.cli", "--home", str(tmp_path / "home"), "serve", "--port", "0"]
+    base = [sys.executable, "-m", "qualia.kernel.cli", "--home", str(tmp_path / "home"), "serve", "--port", "0"]
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
     done = subprocess.run([*base, "--cert", str(cert)], env=env, cwd=PROJECT, capture_output=True, text=True,
                           timeout=60)

@@ -15,10 +15,10 @@ from typing import Any, Callable
 import pytest
 from aiohttp import web
 
-from kernel.jobs import JobSettings
-from kernel.server.jobs_service import JOBS
-from kernel.server.webhooks import WEBHOOKS, WebhookSettings
-from kernel.signatures import sign_body, sign_slack, verify_slack
+from qualia.kernel.jobs import JobSettings
+from qualia.kernel.server.jobs_service import JOBS
+from qualia.kernel.server.webhooks import WEBHOOKS, WebhookSettings
+from qualia.kernel.signatures import sign_body, sign_slack, verify_slack
 from tests.conftest import problem_plugin
 
 from ..jobs_support import wait_job
