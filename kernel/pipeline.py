@@ -10,7 +10,7 @@ import json
 import time
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import msgspec
 
@@ -22,6 +22,8 @@ from .errors import BadRequest, CallerError, InvalidConfig, QualiaError, Unknown
 from .resolver import resolve_order
 
 CLEANER_ID = "teams_cleaner"
+
+StepProgress = Callable[[str, p.ProgressParams], None]  # (step id, the plugin's `$/progress`)
 
 
 class PipelineError(CallerError):
@@ -142,15 +144,23 @@ def plan_for_target(kernel: Any, target: str, config: dict[str, Any] | None = No
 
 async def run_plan(kernel: Any, plan: list[PlannedStep], document: Document, *, name: str = "pipeline",
                    output_dir: Path | None = None, use_cache: bool = True,
-                   artefacts: dict[str, Any] | None = None, request_id: str | None = None) -> PipelineRun:
+                   artefacts: dict[str, Any] | None = None, request_id: str | None = None,
+                   progress: StepProgress | None = None) -> PipelineRun:
+    """Run the steps in order. A failure is re-raised with `details.step` naming the step that failed;
+    `progress` receives each plugin's `$/progress` notifications with the step's id."""
     artefacts = dict(artefacts or {})
     results: list[StepResult] = []
     for step in plan:
         manifest = step.manifest
         inputs = {name: artefacts[name] for name in manifest.requires}
         started = time.perf_counter()
-        execution = await kernel.execute(manifest.id, document, step.config, inputs, use_cache=use_cache,
-                                         validated=True, request_id=request_id)
+        step_progress = None if progress is None else (lambda note, step_id=step.id: progress(step_id, note))
+        try:
+            execution = await kernel.execute(manifest.id, document, step.config, inputs, use_cache=use_cache,
+                                             validated=True, request_id=request_id, progress=step_progress)
+        except QualiaError as exc:
+            exc.details.setdefault("step", step.id)
+            raise
         elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
         output = execution.output
         result = StepResult(id=step.id, plugin=manifest.id, kind=manifest.kind, cached=execution.cached,

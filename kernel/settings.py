@@ -36,6 +36,7 @@ class Settings(msgspec.Struct, kw_only=True):
     cache_max_bytes: int = 256 * 1024 * 1024
     use_entry_points: bool = True
     preload: list[str] = []  # plugin ids started with the kernel; ["all"] for every plugin
+    plugin_concurrency: int | None = None  # processes per plugin for this run (batch --workers); None: manifests'
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -62,6 +63,10 @@ class Settings(msgspec.Struct, kw_only=True):
         if not settings.breaker_open_s >= 0:  # also rejects nan
             raise ValueError("QUALIA_BREAKER_OPEN_S must be >= 0")
         return settings
+
+    def concurrency_for(self, declared: int) -> int:
+        """How many processes a plugin that declares `declared` keeps in this run."""
+        return self.plugin_concurrency if self.plugin_concurrency is not None else declared
 
     @property
     def cache_path(self) -> Path:

@@ -1,0 +1,58 @@
+"""A source file becomes Documents, or an error naming the file and the reason.
+
+The one place the corpus engine reads files, so batch, watch and jobs read
+exactly like every other command. It hashes the bytes it reads (the resume
+check compares that hash) and hands them to the kernel's reader.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from qualia.plugin_sdk.document import Document
+
+from ..errors import BadRequest, QualiaError, UnsupportedMediaType
+from ..inputs import document_from_bytes
+
+__all__ = ["ReadFailure", "file_digest", "read_bytes", "read_file"]
+
+DOCX_SUFFIXES = (".docx",)
+
+
+class ReadFailure(BadRequest):
+    """A source that cannot become a Document; the message says `<file>: <reason>`."""
+
+    code = "unreadable_input"
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, read in chunks."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def read_file(path: str | Path, *, label: str | None = None) -> tuple[str, list[Document]]:
+    """(sha256 of the bytes, the Documents in the file)."""
+    label = label or str(path)
+    try:
+        data = Path(path).read_bytes()
+    except IsADirectoryError:
+        raise ReadFailure(f"{label}: is a folder, not a file", file=label, reason="is a folder") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ReadFailure(f"{label}: cannot be read: {reason}", file=label, reason=reason) from None
+    return hashlib.sha256(data).hexdigest(), read_bytes(data, Path(path).name, label=label)
+
+
+def read_bytes(data: bytes, filename: str, *, label: str) -> list[Document]:
+    if not data.strip():
+        raise ReadFailure(f"{label}: the file is empty", file=label, reason="empty")
+    document = document_from_bytes(data, filename)
+    if not document.text.strip() and not filename.lower().endswith(DOCX_SUFFIXES):
+        raise UnsupportedMediaType(f"{label}: not text in a supported encoding (binary data?)", file=label,
+                                   reason="not text")
+    return [document]
+
+
+def is_read_failure(exc: BaseException) -> bool:
+    return isinstance(exc, QualiaError) and exc.details.get("step") == "read"
