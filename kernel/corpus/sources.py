@@ -1,8 +1,9 @@
 """Which files a batch reads: files, folders (recursive) and globs, filtered by include/exclude patterns.
 
 Each file found becomes a `Source` with a `key`: its path relative to the
-common folder of everything found (POSIX slashes), unique within the batch
-and stable across runs, so a re-run finds its earlier results. The same file
+common folder of the arguments (a folder argument itself, a file's folder;
+POSIX slashes), unique within the batch and stable across runs, so a re-run
+(or `qualia watch` on the same folder) finds its earlier results. The same file
 reached twice (two arguments, a symlink) is read once. Folders are walked
 following symlinked folders once each, so a symlink loop is reported, not
 followed forever. Problems (a path that does not exist, a glob
@@ -19,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 import msgspec
 
-__all__ = ["Discovery", "Source", "discover", "matches"]
+__all__ = ["Discovery", "Source", "discover", "ignored", "key_of", "matches"]
 
 # Files no analysis wants: editor backups, OS litter, our own output index.
 IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
@@ -42,6 +43,16 @@ class Discovery(msgspec.Struct):
     root: str  # the folder the keys are relative to
 
 
+def key_of(path: str, root: str) -> str:
+    """The key of a file under `root`."""
+    return PurePosixPath(*Path(os.path.relpath(os.path.abspath(path), root)).parts).as_posix()
+
+
+def ignored(name: str) -> bool:
+    """Hidden files, OS litter and editor backups are never read."""
+    return name.startswith(".") or name in IGNORED_NAMES or name.endswith("~")
+
+
 def matches(key: str, patterns: Sequence[str]) -> bool:
     """True if the relative path `key`, or its file name, matches one of the glob `patterns`."""
     name = PurePosixPath(key).name
@@ -55,6 +66,7 @@ def discover(paths: Iterable[str | Path], *, include: Sequence[str] = (), exclud
     skipped = {os.path.realpath(path) for path in skip}
     found: dict[str, str] = {}  # real path -> path as reached (first wins)
     problems: list[Problem] = []
+    anchors: list[str] = []  # the folders keys are relative to: each folder argument, each file's folder
     for raw in paths:
         text = str(raw)
         candidates = [text]
@@ -65,12 +77,14 @@ def discover(paths: Iterable[str | Path], *, include: Sequence[str] = (), exclud
                 continue
         for candidate in candidates:
             _collect(candidate, found, problems, skipped)
+            anchors.append(os.path.abspath(candidate if os.path.isdir(candidate) else os.path.dirname(candidate)
+                                           or "."))
     if not found:
         return Discovery(sources=[], problems=problems, root=os.getcwd())
-    root = _common_folder(list(found.values()))
+    root = os.path.commonpath(anchors)
     sources: list[Source] = []
     for real, reached in found.items():
-        key = PurePosixPath(*Path(os.path.relpath(os.path.abspath(reached), root)).parts).as_posix()
+        key = key_of(reached, root)
         if include and not matches(key, include):
             continue
         if exclude and matches(key, exclude):
@@ -112,7 +126,7 @@ def _walk(top: str, found: dict[str, str], problems: list[Problem], skipped: set
             kept.append(name)
         subfolders[:] = kept
         for name in sorted(files):
-            if name.startswith(".") or name in IGNORED_NAMES or name.endswith("~"):
+            if ignored(name):
                 continue
             _add_file(os.path.join(folder, name), found, problems)
 
@@ -129,7 +143,3 @@ def _add_file(path: str, found: dict[str, str], problems: list[Problem]) -> None
         return
     found.setdefault(real, path)
 
-
-def _common_folder(paths: list[str]) -> str:
-    folders = [os.path.dirname(os.path.abspath(path)) for path in paths]
-    return os.path.commonpath(folders) if folders else os.getcwd()
