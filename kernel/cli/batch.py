@@ -40,6 +40,8 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     batch.add_argument("--aliases", type=Path, metavar="FILE",
                        help="speaker aliases (TOML or JSON: alias = \"name\") for the corpus tables")
     batch.add_argument("--dry-run", action="store_true", help="list what would run, run nothing")
+    batch.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                       help="one line per document (and kernel events on stderr)")
     batch.add_argument("--force", action="store_true", help="redo every document, even those already done")
     return batch
 

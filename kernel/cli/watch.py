@@ -33,6 +33,8 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     watch.add_argument("--exclude", action="append", default=[], metavar="GLOB")
     watch.add_argument("--workers", type=int, metavar="N", help=f"default: cores ({default_workers()})")
     watch.add_argument("--aliases", type=Path, metavar="FILE", help="speaker aliases for the corpus tables")
+    watch.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                       help="one line per document (and kernel events on stderr)")
     watch.add_argument("--quiet-ms", type=int, default=500, metavar="MS",
                        help="a file is read once the folder has been quiet this long (default 500)")
     return watch

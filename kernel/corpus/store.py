@@ -54,10 +54,10 @@ class DocumentEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
 class IndexEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
     key: str
     finished: float
+    ok: bool                     # every document of the source succeeded
     path: str | None = None
     sha256: str = ""
     pipeline: str = ""           # the plan's fingerprint
-    ok: bool = False
     removed: bool = False        # the source was deleted (watch)
     documents: list[DocumentEntry] = []
     error: Failure | None = None
@@ -203,7 +203,7 @@ class CorpusStore:
     def remove(self, key: str) -> None:
         """A source that is gone: its results leave the folder and the index."""
         shutil.rmtree(self.out / DOCS / key, ignore_errors=True)
-        self._append(IndexEntry(key=key, removed=True, finished=time.time()))
+        self._append(IndexEntry(key=key, ok=False, removed=True, finished=time.time()))
 
     def compact(self) -> None:
         """Rewrite the index with one line per current source (atomic)."""
