@@ -15,13 +15,13 @@ from .sources import Discovery, Source, discover
 from .speakers import SpeakerNames, load_aliases, normalise
 from .store import CorpusStore, DocumentRecord, IndexEntry
 from .tables import COLUMNS, TABLES, rows
-from .work import (DocumentOutcome, Failure, SourceOutcome, WorkItem, artefact_steps, plan_fingerprint,
-                   process_source, run_document)
+from .work import (DocumentOutcome, Failure, SourceOutcome, WorkItem, WorkOptions, artefact_steps,
+                   plan_fingerprint, process_source, run_document)
 
 __all__ = [
     "COLUMNS", "FORMATS", "TABLES", "BatchPlan", "BatchProgress", "BatchReport", "CorpusStore", "Discovery",
     "DocumentOutcome", "DocumentRecord", "Executor", "Failure", "FailureRow", "IndexEntry", "LocalExecutor",
-    "MissingExtra", "ProgressListener", "SilentListener", "Source", "SourceOutcome", "SpeakerNames", "WorkItem",
+    "MissingExtra", "ProgressListener", "SilentListener", "Source", "SourceOutcome", "SpeakerNames", "WorkItem", "WorkOptions",
     "artefact_steps", "batch", "default_target", "default_workers", "discover", "export_corpus", "export_records",
     "load_aliases", "local_kernel", "normalise", "plan_fingerprint", "plan_sources", "process_source", "rows",
     "run_batch", "run_document", "run_sources",

@@ -20,7 +20,7 @@ import msgspec
 from ..kernel import Kernel
 from ..pipeline import PlannedStep
 from ..settings import Settings
-from .work import SourceOutcome, StepProgress, WorkItem, process_source
+from .work import SourceOutcome, StepProgress, WorkItem, WorkOptions, process_source
 
 __all__ = ["Executor", "LocalExecutor", "default_workers", "local_kernel"]
 
@@ -43,11 +43,12 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    def __init__(self, kernel: Any, *, workers: int, in_flight: int | None = None, use_cache: bool = False) -> None:
+    def __init__(self, kernel: Any, *, workers: int, in_flight: int | None = None,
+                 options: WorkOptions = WorkOptions()) -> None:
         self.kernel = kernel
         self.workers = workers
         self.in_flight = in_flight
-        self.use_cache = use_cache
+        self.options = options
 
     def limit(self, plan: list[PlannedStep]) -> int:
         """Sources in flight: enough to keep every step's processes busy, far below the kernel's queue limit."""
@@ -70,12 +71,12 @@ class LocalExecutor:
                         exhausted = True
                         break
                     pending.add(asyncio.ensure_future(process_source(
-                        self.kernel, plan, item, pipeline=pipeline, use_cache=self.use_cache, progress=progress)))
+                        self.kernel, plan, item, pipeline=pipeline, options=self.options, progress=progress)))
                 if not pending:
                     return
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    yield task.result()
+                    yield task.result()  # an exception (raise_unavailable) ends the map: the rest is cancelled
         finally:
             for task in pending:
                 task.cancel()

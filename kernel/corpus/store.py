@@ -194,9 +194,9 @@ class CorpusStore:
                                         "figures": names, "folder": relative})
                 self._write_atomic(target / RESULT, head[:-1] + b',"run":' + bytes(document.run) + b"}")
             documents.append(DocumentEntry(id=document.document_id, folder=relative, ok=document.ok,
-                                           error=document.error))
+                                           error=_brief(document.error)))
         entry = IndexEntry(key=outcome.key, path=outcome.path, sha256=outcome.sha256, pipeline=fingerprint,
-                           ok=outcome.ok, documents=documents, error=outcome.error, finished=time.time())
+                           ok=outcome.ok, documents=documents, error=_brief(outcome.error), finished=time.time())
         self._append(entry)
         return entry
 
@@ -251,6 +251,11 @@ class CorpusStore:
         with open(temporary, "wb") as handle:
             handle.write(data)
         os.replace(temporary, path)
+
+
+def _brief(failure: Failure | None) -> Failure | None:
+    """A failure for the index: step, code and message (stderr tails stay out of the index)."""
+    return None if failure is None else Failure(step=failure.step, code=failure.code, message=failure.message)
 
 
 def _safe(name: str) -> str:

@@ -23,8 +23,8 @@ from ..errors import QualiaError, Unavailable
 from ..pipeline import PlannedStep, run_plan
 from .reading import read_file
 
-__all__ = ["DocumentOutcome", "Failure", "SourceOutcome", "StepProgress", "WorkItem", "artefact_steps",
-           "plan_fingerprint", "process_source"]
+__all__ = ["DocumentOutcome", "Failure", "SourceOutcome", "StepProgress", "WorkItem", "WorkOptions",
+           "artefact_steps", "plan_fingerprint", "process_source", "run_document"]
 
 log = logging.getLogger("qualia.corpus")
 
@@ -41,12 +41,22 @@ class WorkItem(msgspec.Struct, kw_only=True, frozen=True):
     key: str
     path: str | None = None
     document: Document | None = None
+    request_id: str | None = None             # reaches the plugins (logs, the job's document)
 
 
-class Failure(msgspec.Struct, kw_only=True):
+class WorkOptions(msgspec.Struct, kw_only=True, frozen=True):
+    """How the unit runs: the batch's defaults, or a job's (cache on, figures kept inline, retry later)."""
+
+    use_cache: bool = False
+    figures_inline: bool = False              # keep figure bytes in the run (a job's JSON) instead of apart
+    raise_unavailable: bool = False           # a busy plugin, an open breaker: raise, the caller retries
+
+
+class Failure(msgspec.Struct, kw_only=True, omit_defaults=True):
     step: str      # "read", or the id of the pipeline step that failed
     code: str
     message: str
+    details: dict[str, Any] = {}  # the error's details (plugin, stderr tail, ...): jobs show them
 
 
 class DocumentOutcome(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -95,13 +105,15 @@ def artefact_steps(plan: list[PlannedStep]) -> dict[str, str]:
 
 def _failure(exc: BaseException, default_step: str) -> Failure:
     if isinstance(exc, QualiaError):
-        return Failure(step=str(exc.details.get("step") or default_step), code=exc.code, message=exc.message)
+        details = msgspec.json.decode(_ENCODER.encode(exc.details))  # JSON-safe
+        return Failure(step=str(exc.details.get("step") or default_step), code=exc.code, message=exc.message,
+                       details=details)
     return Failure(step=default_step, code="internal_error", message=f"internal error: {exc!r}")
 
 
 async def process_source(kernel: Any, plan: list[PlannedStep], item: WorkItem, *, pipeline: str = "pipeline",
-                         use_cache: bool = False, progress: StepProgress | None = None,
-                         request_id: str | None = None) -> SourceOutcome:
+                         options: WorkOptions = WorkOptions(), progress: StepProgress | None = None
+                         ) -> SourceOutcome:
     """Read the item and run the plan over each of its documents; failures are the outcome, not raised."""
     if item.document is not None:
         documents, digest = [item.document], _document_digest(item.document)
@@ -114,22 +126,22 @@ async def process_source(kernel: Any, plan: list[PlannedStep], item: WorkItem, *
     outcomes: list[DocumentOutcome] = []
     relay = None if progress is None else (lambda step_id, note: progress(item.key, step_id, note))
     for document in documents:
-        outcomes.append(await run_document(kernel, plan, document, pipeline=pipeline, use_cache=use_cache,
-                                           progress=relay, request_id=request_id))
+        outcomes.append(await run_document(kernel, plan, document, pipeline=pipeline, options=options,
+                                           progress=relay, request_id=item.request_id))
     return SourceOutcome(key=item.key, path=item.path, sha256=digest, documents=outcomes)
 
 
 async def run_document(kernel: Any, plan: list[PlannedStep], document: Document, *, pipeline: str,
-                       use_cache: bool = False, progress: Callable[[str, p.ProgressParams], None] | None = None,
-                       request_id: str | None = None, raise_unavailable: bool = False) -> DocumentOutcome:
-    """One Document through the plan. `raise_unavailable`: a plugin busy, its breaker open or the kernel
-    stopping is raised (a job retries later) instead of being this document's failure."""
+                       options: WorkOptions = WorkOptions(),
+                       progress: Callable[[str, p.ProgressParams], None] | None = None,
+                       request_id: str | None = None) -> DocumentOutcome:
+    """One Document through the plan; a failure is the outcome (see WorkOptions.raise_unavailable)."""
     started = time.perf_counter()
     try:
-        run = await run_plan(kernel, plan, document, name=pipeline, use_cache=use_cache, progress=progress,
-                             request_id=request_id)
+        run = await run_plan(kernel, plan, document, name=pipeline, use_cache=options.use_cache,
+                             progress=progress, request_id=request_id)
     except Unavailable as exc:
-        if raise_unavailable:
+        if options.raise_unavailable:
             raise
         return DocumentOutcome(document_id=document.id, ok=False, error=_failure(exc, plan[0].id),
                                elapsed_ms=_ms(started))
@@ -142,7 +154,7 @@ async def run_document(kernel: Any, plan: list[PlannedStep], document: Document,
                                elapsed_ms=_ms(started))
     figures: dict[str, bytes] = {}
     formats: dict[str, str] = {}
-    for step in run.steps:
+    for step in [] if options.figures_inline else run.steps:
         if step.figure is not None and step.figure.data is not None:
             figures[step.id] = step.figure.data
             formats[step.id] = step.figure.format
