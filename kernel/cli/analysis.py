@@ -12,6 +12,7 @@ from ..inputs import load_document
 from ..kernel import Kernel
 from .command import Command, Subcommands, with_kernel
 from .params import parse_parameter
+from .progress import step_display
 from .render import emit, render_human, to_json
 
 
@@ -52,9 +53,11 @@ async def analyze(args: argparse.Namespace, kernel: Kernel) -> int:
     config = dict(parse_parameter(manifest, item) for item in args.param)
     kernel.prepare_config(manifest, config)  # fail before reading any file
     results = []
-    for source in args.files:
-        outcome = await kernel.run(manifest.id, read_document(source), config, use_cache=not args.no_cache)
-        results.append({"file": source, "result": outcome.result})  # type: ignore[union-attr]
+    with step_display() as display:  # the plugin's $/progress on stderr: stdout stays the result
+        for source in args.files:
+            outcome = await kernel.run(manifest.id, read_document(source), config, use_cache=not args.no_cache,
+                                       progress=lambda note: display(manifest.id, note))
+            results.append({"file": source, "result": outcome.result})  # type: ignore[union-attr]
     if args.json:
         emit(to_json(results[0]["result"] if len(results) == 1 else results), args.output)
         return 0
@@ -80,7 +83,9 @@ async def process(args: argparse.Namespace, kernel: Kernel) -> int:
     manifest = plugin_of_kind(kernel, args.plugin, "document", "process")
     config = dict(parse_parameter(manifest, item) for item in args.param)
     kernel.prepare_config(manifest, config)
-    outcome = await kernel.run(manifest.id, read_document(args.file), config, use_cache=not args.no_cache)
+    with step_display() as display:
+        outcome = await kernel.run(manifest.id, read_document(args.file), config, use_cache=not args.no_cache,
+                                   progress=lambda note: display(manifest.id, note))
     emit(to_json(outcome.document), args.output)  # type: ignore[union-attr]
     return 0
 

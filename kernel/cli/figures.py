@@ -10,6 +10,7 @@ from ..pipeline import plan_for_target, run_plan
 from .analysis import add_plugin_arguments, plugin_of_kind, read_document
 from .command import Command, Subcommands, with_kernel
 from .params import parse_parameter
+from .progress import step_display
 
 
 def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
@@ -30,7 +31,9 @@ async def visualize(args: argparse.Namespace, kernel: Kernel) -> int:
     if args.format:
         config["format"] = args.format
     plan = plan_for_target(kernel, manifest.id, config, clean=args.clean)
-    run = await run_plan(kernel, plan, read_document(args.file), name=manifest.id, use_cache=not args.no_cache)
+    with step_display() as display:
+        run = await run_plan(kernel, plan, read_document(args.file), name=manifest.id, use_cache=not args.no_cache,
+                             progress=display)
     figure = run.steps[-1].figure
     assert figure is not None and figure.data is not None
     args.output.parent.mkdir(parents=True, exist_ok=True)

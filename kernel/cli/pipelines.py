@@ -9,6 +9,7 @@ from ..kernel import Kernel
 from ..pipeline import load_pipeline, plan_pipeline, run_plan
 from .analysis import read_document
 from .command import Command, Subcommands, with_kernel
+from .progress import step_display
 from .render import emit, to_json
 
 
@@ -36,8 +37,9 @@ async def pipeline(args: argparse.Namespace, kernel: Kernel) -> int:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     runs = []
     for source, document in zip(args.files, documents):
-        run = await run_plan(kernel, plan, document, name=spec.name, output_dir=args.output_dir,
-                             use_cache=not args.no_cache)
+        with step_display() as display:
+            run = await run_plan(kernel, plan, document, name=spec.name, output_dir=args.output_dir,
+                                 use_cache=not args.no_cache, progress=display)
         runs.append(run)
         summary = ", ".join(f"{step.id}{' (cached)' if step.cached else ''}" for step in run.steps)
         print(f"{source}: {summary}", file=sys.stderr)
