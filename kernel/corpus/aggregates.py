@@ -63,17 +63,18 @@ def write_corpus(store: CorpusStore, names: SpeakerNames, *, title: str = "Quali
             for row in rows("terms", (record,), names):
                 tables.write("terms_by_document", COLUMNS["terms"], row)
                 _, speaker, term, count, _ = row
-                totals = speakers.setdefault(speaker, _SpeakerTotals())
+                totals = speakers.get(speaker) or speakers.setdefault(speaker, _SpeakerTotals())
                 totals.terms[term] += count
                 term_meetings[(speaker, term)] += 1
             words = record.artefact("word_frequencies") or {}
             for spelling, summary in (words.get("speakers") or {}).items():
-                speakers.setdefault(names(spelling), _SpeakerTotals()).counted += int(summary.get("counted_tokens")
-                                                                                      or 0)
+                name = names(spelling)
+                totals = speakers.get(name) or speakers.setdefault(name, _SpeakerTotals())
+                totals.counted += int(summary.get("counted_tokens") or 0)
             for row in rows("speakers", (record,), names):
                 tables.write("sentiment_by_speaker", COLUMNS["speakers"], row)
                 document, speaker, segments, _, talk, polarity, _ = row
-                totals = speakers.setdefault(speaker, _SpeakerTotals())
+                totals = speakers.get(speaker) or speakers.setdefault(speaker, _SpeakerTotals())
                 totals.meetings.add(document)
                 totals.segments += segments
                 totals.talk += talk

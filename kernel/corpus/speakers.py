@@ -79,10 +79,20 @@ class SpeakerNames:
     def __init__(self, aliases: dict[str, str] | None = None) -> None:
         self.aliases = {normalise(key): value for key, value in (aliases or {}).items()}
         self._names: dict[str, str] = {}
+        self._seen: dict[str, str] = {}  # spelling -> display name: each spelling is normalised once
         self.spellings: dict[str, set[str]] = {}
 
     def __call__(self, name: str | None) -> str:
-        if name is None or not name.strip():
+        if name is None:
+            return ""
+        known = self._seen.get(name)
+        if known is not None:
+            return known
+        self._seen[name] = display = self._display(name)
+        return display
+
+    def _display(self, name: str) -> str:
+        if not name.strip():
             return ""
         key = normalise(name)
         target = self.aliases.get(key)
