@@ -126,7 +126,7 @@ def majority(document: Document) -> Detection | None:
     """A segmented document's language: the supported language most of its words are confidently in (the
     confidence reported is that share of words), or None when no segment is confidently pt or en."""
     words: dict[str, int] = {}
-    for segment in document.segments:
+    for segment in document.segments or ():
         found = detect(segment.text) if segment.text.strip() else None
         if found is not None and not found.weak and found.supported:
             words[found.language] = words.get(found.language, 0) + unit_weight(segment.text)

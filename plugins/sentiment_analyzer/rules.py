@@ -120,9 +120,14 @@ def units_of(tokens: list[Token], res: Resources, lengths: tuple[int, ...]) -> l
                     break
         else:
             token = tokens[i]
+            i += 1
+            if len(token.key) == 1 and not token.key.isdigit() and not token.emoticon:
+                # One-letter words ("o", "a", "é", "I") do not count as distance, as in VADER.
+                if token.ends_clause and units:
+                    units[-1] = units[-1]._replace(ends_clause=True)
+                continue
             caps = token.text.isupper() and len(token.text) > 1
             units.append(Unit(token.text, token.key, token.ends_clause, lookup(token, res), caps))
-            i += 1
     return units
 
 
