@@ -56,6 +56,15 @@ def qualia(language: str) -> Callable[[str], float]:
     return lambda text: scorer.score(text).polarity
 
 
+def qualia_rules(language: str) -> Callable[[str], float]:
+    """The analyzer's lexicon and rules alone, without the n-gram model."""
+    from qualia.plugins.sentiment_analyzer import rules
+    from qualia.plugins.sentiment_analyzer.lexicon import resources
+
+    res = resources(language)
+    return lambda text: rules.squash(rules.score(text, res, 3).total)
+
+
 def textblob(language: str) -> Callable[[str], float]:
     from textblob.en.sentiments import PatternAnalyzer
 
@@ -79,7 +88,7 @@ def leia(language: str) -> Callable[[str], float]:
     return lambda text: analyzer.polarity_scores(text)["compound"]
 
 
-SCORERS = {"qualia": qualia, "textblob": textblob, "vader": vader, "leia": leia}
+SCORERS = {"qualia": qualia, "rules": qualia_rules, "textblob": textblob, "vader": vader, "leia": leia}
 
 
 def metrics(items: list[tuple[str, int]], predict: Callable[[str], float]) -> dict[str, float]:

@@ -158,9 +158,19 @@ def portuguese() -> Resources:
     )
 
 
+# Regular verb endings -> infinitive endings, longest first ("adorou" -> "adorar", "quebrei" -> "quebrar").
+VERB_ENDINGS = (
+    ("aram", ("ar",)), ("amos", ("ar",)), ("ando", ("ar",)), ("ava", ("ar",)), ("ado", ("ar",)),
+    ("ada", ("ar",)), ("ou", ("ar",)), ("ei", ("ar",)), ("endo", ("er",)), ("eram", ("er",)),
+    ("indo", ("ir",)), ("iram", ("ir",)), ("ido", ("er", "ir")), ("ida", ("er", "ir")), ("eu", ("er",)),
+    ("iu", ("ir",)),
+)
+
+
 def portuguese_variants(word: str) -> list[str]:
-    """Forms to try for a word the lexicon lacks: masculine singular of an adjective or noun, then the
-    lemma (simplemma, loaded on the first unknown word) - "ótimas" -> "otimo", "adorou" -> "adorar"."""
+    """Forms to try for a word the lexicon lacks: the masculine singular of an adjective or noun ("ótimas"
+    -> "otimo"), then the infinitive of a regular verb form ("adorou" -> "adorar"). Suffix rules rather
+    than a lemmatizer's dictionary: a lemmatizer costs about a second and 80 MB at every plugin start."""
     key = strip_accents(word)
     out = []
     if key.endswith("as"):
@@ -171,19 +181,11 @@ def portuguese_variants(word: str) -> list[str]:
         out.append(key[:-1] + "o")
     elif key.endswith("s"):
         out.append(key[:-1])
-    lemma = portuguese_lemma(word)
-    if lemma and lemma != key:
-        out.append(lemma)
+    for ending, infinitives in VERB_ENDINGS:
+        if key.endswith(ending) and len(key) > len(ending) + 2:
+            out += [key[:-len(ending)] + infinitive for infinitive in infinitives]
+            break
     return out
-
-
-@lru_cache(maxsize=65536)
-def portuguese_lemma(word: str) -> str | None:
-    try:
-        import simplemma
-    except ImportError:  # the lemma fallback is optional: the lexicon and the rules work without it
-        return None
-    return strip_accents(simplemma.lemmatize(word, lang="pt")).lower()
 
 
 def resources(language: str) -> Resources:

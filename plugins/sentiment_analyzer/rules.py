@@ -8,7 +8,7 @@ Steps for one text (a segment or a sentence):
 2. Idioms ("valeu a pena", "deixa a desejar", "waste of money") are matched first, longest first, and score
    as one unit; their words are not looked up again.
 3. Each remaining word takes its lexicon valence (VADER scale -4..4), trying other forms of a word the
-   lexicon lacks (gender/number, lemma). Boosters never carry valence of their own.
+   lexicon lacks (gender/number, regular verb endings). Boosters never carry valence of their own.
 4. Modifiers, within the clause: boosters up to three words before (0.293 each, 5 % less per step of
    distance, in the word's direction); ALL CAPS when the text is not all caps (+0.733); a negator up to
    `negation_window` words before multiplies by -0.74 once however many negators there are (negative
