@@ -49,7 +49,7 @@ from typing import Any, Iterable, NamedTuple
 
 from qualia.plugin_sdk import AnalyzerPlugin, Document, InputError
 from qualia.plugin_sdk.text import tokenize
-from qualia.plugins._text.language import MIN_CONFIDENCE, Detection, detect, resolve
+from qualia.plugins._text.language import Detection, detect, resolve
 
 from .scorers import Score, get_scorer
 
@@ -268,5 +268,3 @@ class SentimentAnalyzer(AnalyzerPlugin):
                                  "segments": len(own)}
         return speakers
 
-
-__all__ = ["SentimentAnalyzer", "MIN_CONFIDENCE"]
