@@ -8,7 +8,7 @@ them: `discover` finds sources, `process_source` is the unit of work,
 `tables`, `exporters` and `qdpx` turn them into files a researcher opens.
 """
 from .executor import Executor, LocalExecutor, default_workers, local_kernel
-from .exporters import FORMATS, MissingExtra, default_target, export_corpus, export_records
+from .exporters import FORMATS, default_target, export_corpus, export_records
 from .progress import BatchProgress, ProgressListener, SilentListener
 from .runner import BatchPlan, BatchReport, FailureRow, batch, plan_sources, run_batch, run_sources
 from .sources import Discovery, Source, discover
@@ -21,7 +21,7 @@ from .work import (DocumentOutcome, Failure, SourceOutcome, WorkItem, WorkOption
 __all__ = [
     "COLUMNS", "FORMATS", "TABLES", "BatchPlan", "BatchProgress", "BatchReport", "CorpusStore", "Discovery",
     "DocumentOutcome", "DocumentRecord", "Executor", "Failure", "FailureRow", "IndexEntry", "LocalExecutor",
-    "MissingExtra", "ProgressListener", "SilentListener", "Source", "SourceOutcome", "SpeakerNames", "WorkItem", "WorkOptions",
+    "ProgressListener", "SilentListener", "Source", "SourceOutcome", "SpeakerNames", "WorkItem", "WorkOptions",
     "artefact_steps", "batch", "default_target", "default_workers", "discover", "export_corpus", "export_records",
     "load_aliases", "local_kernel", "normalise", "plan_fingerprint", "plan_sources", "process_source", "rows",
     "run_batch", "run_document", "run_sources",

@@ -14,27 +14,18 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import BadRequest, UsageError
+from ..errors import ExportFailed
+from ..errors import MissingExtra, UsageError
 from .speakers import SpeakerNames, load_aliases
 from .store import CorpusStore, DocumentRecord
 from .tables import COLUMNS, TABLES, Row, rows
 
-__all__ = ["FORMATS", "ExportError", "MissingExtra", "default_target", "export_corpus", "export_records",
+__all__ = ["FORMATS", "default_target", "export_corpus", "export_records",
            "export_tables", "table_rows"]
 
 FORMATS = ("csv", "xlsx", "parquet", "qdpx")
 XLSX_MAX_ROWS = 1_048_576
 PARQUET_BATCH = 10_000
-
-
-class ExportError(BadRequest):
-    code = "export_failed"
-
-
-class MissingExtra(UsageError):
-    """A format whose library is an optional extra that is not installed."""
-
-    code = "missing_extra"
 
 
 def default_target(out: Path, fmt: str) -> Path:
@@ -122,7 +113,7 @@ def _xlsx(records: Iterable[DocumentRecord], path: Path, names: SpeakerNames) ->
         for table, row in table_rows(records, names):
             number = next_row[table]
             if number >= XLSX_MAX_ROWS:
-                raise ExportError(f"the {table} table has more rows than an Excel sheet holds ({XLSX_MAX_ROWS}); "
+                raise ExportFailed(f"the {table} table has more rows than an Excel sheet holds ({XLSX_MAX_ROWS}); "
                                   f"export csv or parquet instead", table=table)
             sheets[table].write_row(number, 0, [_cell(value) for value in row])
             next_row[table] = number + 1

@@ -11,18 +11,12 @@ from pathlib import Path
 
 from qualia.plugin_sdk.document import Document
 
-from ..errors import BadRequest, QualiaError, UnsupportedMediaType
+from ..errors import UnreadableSource, UnsupportedMediaType
 from ..inputs import document_from_bytes
 
-__all__ = ["ReadFailure", "file_digest", "read_bytes", "read_file"]
+__all__ = ["file_digest", "read_bytes", "read_file"]
 
 DOCX_SUFFIXES = (".docx",)
-
-
-class ReadFailure(BadRequest):
-    """A source that cannot become a Document; the message says `<file>: <reason>`."""
-
-    code = "unreadable_input"
 
 
 def file_digest(path: str | Path) -> str:
@@ -37,22 +31,19 @@ def read_file(path: str | Path, *, label: str | None = None) -> tuple[str, list[
     try:
         data = Path(path).read_bytes()
     except IsADirectoryError:
-        raise ReadFailure(f"{label}: is a folder, not a file", file=label, reason="is a folder") from None
+        raise UnreadableSource(f"{label}: is a folder, not a file", file=label, reason="is a folder") from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise ReadFailure(f"{label}: cannot be read: {reason}", file=label, reason=reason) from None
+        raise UnreadableSource(f"{label}: cannot be read: {reason}", file=label, reason=reason) from None
     return hashlib.sha256(data).hexdigest(), read_bytes(data, Path(path).name, label=label)
 
 
 def read_bytes(data: bytes, filename: str, *, label: str) -> list[Document]:
     if not data.strip():
-        raise ReadFailure(f"{label}: the file is empty", file=label, reason="empty")
+        raise UnreadableSource(f"{label}: the file is empty", file=label, reason="empty")
     document = document_from_bytes(data, filename)
     if not document.text.strip() and not filename.lower().endswith(DOCX_SUFFIXES):
         raise UnsupportedMediaType(f"{label}: not text in a supported encoding (binary data?)", file=label,
                                    reason="not text")
     return [document]
 
-
-def is_read_failure(exc: BaseException) -> bool:
-    return isinstance(exc, QualiaError) and exc.details.get("step") == "read"

@@ -172,7 +172,7 @@ async def _run(kernel: Any, executor: Executor | None, spec: PipelineSpec, out: 
         await run_sources(executor, plan, spec, store, batch_plan.run, listener=listener, progress=progress,
                           report=report)
         report.elapsed_s = round(progress.elapsed_s, 3)
-        report.overview = finish_store(store, aliases, spec.name)
+        report.overview = finish_store(store, aliases, f"Qualia batch: {spec.name}")
         listener.finished(progress)
         return report
     finally:

@@ -23,18 +23,12 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from ..errors import BadRequest
+from ..errors import BadAliases
 
-__all__ = ["AliasesError", "SpeakerNames", "load_aliases", "normalise"]
+__all__ = ["SpeakerNames", "load_aliases", "normalise"]
 
 _SUFFIX = re.compile(r"\s*(\((guest|convidad[oa]|external|externo|externa)\)|<[^>]*@[^>]*>)\s*$", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
-
-
-class AliasesError(BadRequest):
-    """An aliases file that cannot be used; names the file and the entry."""
-
-    code = "bad_aliases"
 
 
 def normalise(name: str) -> str:
@@ -50,15 +44,15 @@ def load_aliases(path: Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise AliasesError(f"cannot read the aliases file {path}: {exc.strerror or exc}", path=str(path)) from None
+        raise BadAliases(f"cannot read the aliases file {path}: {exc.strerror or exc}", path=str(path)) from None
     try:
         raw: Any = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise AliasesError(f"aliases file {path}: {exc}", path=str(path)) from None
+        raise BadAliases(f"aliases file {path}: {exc}", path=str(path)) from None
     if isinstance(raw, dict) and isinstance(raw.get("aliases"), dict):
         raw = raw["aliases"]
     if not isinstance(raw, dict):
-        raise AliasesError(f"aliases file {path}: expected a table of alias = \"name\"", path=str(path))
+        raise BadAliases(f"aliases file {path}: expected a table of alias = \"name\"", path=str(path))
     aliases: dict[str, str] = {}
     for key, value in raw.items():
         if isinstance(value, str) and value.strip():
@@ -68,7 +62,7 @@ def load_aliases(path: Path) -> dict[str, str]:
             for item in value:
                 aliases[normalise(item)] = key.strip()
         else:
-            raise AliasesError(f"aliases file {path}: entry {key!r} must be a name or a list of names, "
+            raise BadAliases(f"aliases file {path}: entry {key!r} must be a name or a list of names, "
                                f"got {value!r}", path=str(path), entry=key)
     return aliases
 

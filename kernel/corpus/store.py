@@ -27,21 +27,15 @@ from typing import Any
 
 import msgspec
 
-from ..errors import BadRequest
+from ..errors import BadOutputFolder
 from .work import Failure, SourceOutcome
 
-__all__ = ["DocumentEntry", "DocumentRecord", "CorpusStore", "IndexEntry", "StoreError"]
+__all__ = ["DocumentEntry", "DocumentRecord", "CorpusStore", "IndexEntry"]
 
 INDEX = "index.jsonl"
 MANIFEST = "batch.json"
 DOCS = "docs"
 RESULT = "result.json"
-
-
-class StoreError(BadRequest):
-    """An output folder that is not a batch's (or cannot be written); names the folder."""
-
-    code = "bad_output_folder"
 
 
 class DocumentEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -122,26 +116,26 @@ class CorpusStore:
     def open(self, manifest: BatchManifest) -> None:
         """Make OUT (or reuse a batch's OUT) and record the pipeline; refuse a folder that is something else."""
         if self.out.exists() and not self.out.is_dir():
-            raise StoreError(f"{self.out}: exists and is not a folder", path=str(self.out))
+            raise BadOutputFolder(f"{self.out}: exists and is not a folder", path=str(self.out))
         if self.out.is_dir() and any(self.out.iterdir()) and not (self.out / MANIFEST).is_file():
-            raise StoreError(f"{self.out}: not empty and not a batch's output folder (no {MANIFEST}); "
+            raise BadOutputFolder(f"{self.out}: not empty and not a batch's output folder (no {MANIFEST}); "
                              f"choose another -o", path=str(self.out))
         try:
             (self.out / DOCS).mkdir(parents=True, exist_ok=True)
             manifest.updated = time.time()
             self._write_atomic(self.out / MANIFEST, msgspec.json.format(_ENCODER.encode(manifest), indent=2))
         except OSError as exc:
-            raise StoreError(f"{self.out}: cannot write: {exc.strerror or exc}", path=str(self.out)) from None
+            raise BadOutputFolder(f"{self.out}: cannot write: {exc.strerror or exc}", path=str(self.out)) from None
 
     def manifest(self) -> BatchManifest:
         path = self.out / MANIFEST
         try:
             return msgspec.json.decode(path.read_bytes(), type=BatchManifest)
         except FileNotFoundError:
-            raise StoreError(f"{self.out}: not a batch's output folder (no {MANIFEST}); run `qualia batch` "
+            raise BadOutputFolder(f"{self.out}: not a batch's output folder (no {MANIFEST}); run `qualia batch` "
                              f"first", path=str(self.out)) from None
         except (OSError, msgspec.DecodeError) as exc:
-            raise StoreError(f"{path}: unreadable: {exc}", path=str(path)) from None
+            raise BadOutputFolder(f"{path}: unreadable: {exc}", path=str(path)) from None
 
     # ---- the index ---------------------------------------------------------------------
 

@@ -104,7 +104,7 @@ async def _round(executor: Executor, plan: Any, spec: PipelineSpec, store: Any, 
                                    report=BatchReport(out=str(store.out), found=len(sources)))
         report.elapsed_s = round(progress.elapsed_s, 3)
         listener.finished(progress)
-    report.overview = finish_store(store, aliases, spec.name)
+    report.overview = finish_store(store, aliases, f"Qualia watch: {spec.name}")
     _call(listener, "round_done", report)
 
 
