@@ -14,7 +14,7 @@ from qualia.plugin_sdk.document import Document
 from ..errors import UnreadableSource, UnsupportedMediaType
 from ..inputs import document_from_bytes
 
-__all__ = ["file_digest", "read_bytes", "read_file"]
+__all__ = ["file_digest", "read_bytes", "read_file", "source_bytes"]
 
 DOCX_SUFFIXES = (".docx",)
 
@@ -28,14 +28,20 @@ def file_digest(path: str | Path) -> str:
 def read_file(path: str | Path, *, label: str | None = None) -> tuple[str, list[Document]]:
     """(sha256 of the bytes, the Documents in the file)."""
     label = label or str(path)
+    data = source_bytes(path, label=label)
+    return hashlib.sha256(data).hexdigest(), read_bytes(data, Path(path).name, label=label)
+
+
+def source_bytes(path: str | Path, *, label: str | None = None) -> bytes:
+    """The file's bytes, or UnreadableSource naming the file and the reason."""
+    label = label or str(path)
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except IsADirectoryError:
         raise UnreadableSource(f"{label}: is a folder, not a file", file=label, reason="is a folder") from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise UnreadableSource(f"{label}: cannot be read: {reason}", file=label, reason=reason) from None
-    return hashlib.sha256(data).hexdigest(), read_bytes(data, Path(path).name, label=label)
 
 
 def read_bytes(data: bytes, filename: str, *, label: str) -> list[Document]:
