@@ -346,10 +346,11 @@ async def open_cluster(cluster: str, settings: Settings, *, options: WorkOptions
         if target.local:
             cluster_object = await stack.enter_async_context(distributed.LocalCluster(
                 n_workers=target.workers, processes=True, threads_per_worker=1, host="127.0.0.1",
-                dashboard_address="127.0.0.1:0" if importlib.util.find_spec("bokeh") else None,
+                dashboard_address="127.0.0.1:0",  # a free port: never the default 8787 another cluster holds
                 asynchronous=True, silence_logs=logging.ERROR))
             client = await stack.enter_async_context(distributed.Client(cluster_object, asynchronous=True))
             where = cluster_object.scheduler_address
+            await client.wait_for_workers(target.workers)
         else:
             where = str(target.address)
             client = await _connect(distributed, where)
@@ -369,8 +370,10 @@ async def open_cluster(cluster: str, settings: Settings, *, options: WorkOptions
             raise ClusterUnavailable(f"the Qualia kernel did not start on a worker of {where}: {exc}",
                                      address=where) from None
         stack.push_async_callback(_unregister, client, name)
-        yield DaskExecutor(client, name, options=options, in_flight=in_flight, where=where,
-                           dashboard_link=_dashboard(client))
+        executor = DaskExecutor(client, name, options=options, in_flight=in_flight, where=where,
+                                dashboard_link=await _dashboard(client))
+        await executor.refresh()
+        yield executor
 
 
 async def _connect(distributed: Any, address: str) -> Any:
@@ -390,11 +393,12 @@ async def _unregister(client: Any, name: str) -> None:
         log.warning("could not stop the Qualia kernels on the cluster: %s", exc)
 
 
-def _dashboard(client: Any) -> str | None:
+async def _dashboard(client: Any) -> str | None:
+    """The scheduler's dashboard link, when it has one: without bokeh its /status page is only a notice."""
     try:
         link = client.dashboard_link
-    except Exception:
+        has_bokeh = await client.run_on_scheduler(lambda: importlib.util.find_spec("bokeh") is not None)
+    except Exception as exc:  # an old or locked-down scheduler: no link is only a missing nicety
+        log.info("no dashboard link: %s", exc)
         return None
-    if not link or "None" in link:
-        return None
-    return link
+    return link if link and has_bokeh else None
