@@ -2,6 +2,7 @@
 """Benchmark `qualia batch`: documents/s, time per document, and peak RSS of the whole process tree.
 
 Usage: bench_batch.py [--sizes 1000,10000] [--kb 5] [--workers 2] [--baseline 1000] [--keep DIR]
+                      [--cluster local:2 | tcp://HOST:PORT]
 
 For each size, a synthetic corpus of 5 KB transcripts (scripts/make_corpus.py)
 goes through clean -> word_frequency -> sentiment with `qualia batch` as a
@@ -13,17 +14,25 @@ documents/s, ms per document, peak RSS, the CPU seconds the whole tree used
 per document (a figure the machine's other load does not inflate), the
 linearity of time per document from the smallest to the largest size (target:
 within 15 %), and the speed-up over the baseline. Not a test: nothing asserts.
+
+With `--cluster` (the `dask` extra), each size also runs as `qualia batch
+--cluster ...` on the same files: documents/s on the cluster and locally, the
+cluster's overhead per document (wall and CPU), and the peak RSS of the
+client process alone (for local:N it also hosts the scheduler; the workers
+and their plugins are its children), which must stay flat with corpus size.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 
@@ -46,6 +55,7 @@ class TreeSampler:
         self.root = psutil.Process(pid)
         self.interval = interval
         self.peak_rss = 0
+        self.peak_root_rss = 0  # the batch process alone (the Dask client, and a local cluster's scheduler)
         self.cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -62,6 +72,8 @@ class TreeSampler:
                 try:
                     with process.oneshot():
                         rss += process.memory_info().rss
+                        if process.pid == self.root.pid:
+                            self.peak_root_rss = max(self.peak_root_rss, process.memory_info().rss)
                         times = process.cpu_times()
                         self.cpu[process.pid] = times.user + times.system + times.children_user + \
                             times.children_system
@@ -79,17 +91,27 @@ class TreeSampler:
         return sum(self.cpu.values())
 
 
-def measure(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, float, int]:
-    """(wall seconds, peak RSS bytes, CPU seconds of the tree, exit code)."""
+class Run(NamedTuple):
+    wall: float          # seconds, the whole command (a cluster's start included)
+    peak: int            # peak RSS of the process tree, bytes
+    cpu: float           # CPU seconds of the tree
+    code: int
+    peak_root: int       # peak RSS of the command's own process, bytes
+    batch_s: float       # the batch's own time (its summary line): documents only, startup excluded
+
+
+def measure(command: list[str], env: dict[str, str], cwd: Path) -> Run:
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     sampler = TreeSampler(process.pid)
-    _, stderr = process.communicate()
+    stdout, stderr = process.communicate()
     wall = time.perf_counter() - started
     sampler.stop()
     if process.returncode:
         print(stderr.decode(errors="replace")[-2000:], file=sys.stderr)
-    return wall, sampler.peak_rss, sampler.cpu_s, process.returncode
+    found = re.search(r"documents analysed in ([0-9.]+) s", stdout.decode(errors="replace"))
+    return Run(wall, sampler.peak_rss, sampler.cpu_s, process.returncode, sampler.peak_root_rss,
+               float(found.group(1)) if found else wall)
 
 
 def main() -> None:
@@ -99,6 +121,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--baseline", type=int, default=1000, help="documents for the `pipeline` loop (0: skip)")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    parser.add_argument("--cluster", metavar="local:N|tcp://HOST:PORT",
+                        help="also run each size on this Dask cluster (qualia batch --cluster)")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     work = args.keep or Path(tempfile.mkdtemp(prefix="qualia-bench-batch-"))
@@ -108,24 +132,48 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; workers {args.workers}; "
           f"{args.kb} KB transcripts; clean -> word_frequency -> sentiment")
     rows = []
+    cluster_rows: list[tuple[int, Run, Run]] = []
     for size in sizes:
         corpus = work / f"corpus-{size}"
         if not corpus.exists():
             subprocess.run([sys.executable, str(HERE / "make_corpus.py"), str(corpus), "--docs", str(size),
                             "--kb", str(args.kb)], check=True)
         env = {**os.environ, "QUALIA_HOME": str(work / f"home-{size}-{time.time_ns()}"), "QUALIA_PLUGIN_PATH": ""}
+        env.pop("QUALIA_DASK_SCHEDULER", None)
         out = work / f"out-{size}-{time.time_ns()}"
-        wall, peak, cpu, code = measure([QUALIA, "batch", str(corpus), "-f", str(pipeline), "-o", str(out),
-                                         "--workers", str(args.workers)], env, work)
+        local = measure([QUALIA, "batch", str(corpus), "-f", str(pipeline), "-o", str(out),
+                         "--workers", str(args.workers)], env, work)
+        wall, peak, cpu, code = local.wall, local.peak, local.cpu, local.code
         rows.append((size, wall, peak, cpu))
         print(f"batch    {size:>6} docs: {wall:7.2f} s  {size / wall:7.1f} docs/s  {wall / size * 1000:6.2f} ms/doc  "
               f"peak RSS {peak / 2**20:6.1f} MB  CPU {cpu / size * 1000:5.2f} ms/doc "
               f"(=> {args.workers / (cpu / size):5.0f} docs/s on {args.workers} idle cores)  exit {code}")
+        if args.cluster:
+            out = work / f"cluster-{size}-{time.time_ns()}"
+            env["QUALIA_HOME"] = str(work / f"home-cluster-{size}-{time.time_ns()}")
+            remote = measure([QUALIA, "batch", str(corpus), "-f", str(pipeline), "-o", str(out), "--cluster",
+                              args.cluster], env, work)
+            cluster_rows.append((size, local, remote))
+            print(f"cluster  {size:>6} docs: {remote.wall:7.2f} s  {size / remote.wall:7.1f} docs/s  "
+                  f"{remote.wall / size * 1000:6.2f} ms/doc  (documents only: {size / remote.batch_s:6.1f} docs/s, "
+                  f"local {size / local.batch_s:6.1f})  client RSS {remote.peak_root / 2**20:6.1f} MB  "
+                  f"tree RSS {remote.peak / 2**20:6.1f} MB  CPU {remote.cpu / size * 1000:5.2f} ms/doc  "
+                  f"exit {remote.code}")
     if len(rows) > 1:
         (small, wall_small, peak_small, _), (large, wall_large, peak_large, _) = rows[0], rows[-1]
         ratio = (wall_large / large) / (wall_small / small)
         print(f"linearity: time per document at {large} / at {small} = {ratio:.3f} (target <= 1.15); "
               f"peak RSS {peak_small / 2**20:.0f} -> {peak_large / 2**20:.0f} MB")
+    for size, local, remote in cluster_rows:
+        ratio = local.batch_s / remote.batch_s
+        print(f"cluster {args.cluster} at {size} docs: throughput {ratio:.2f} of local (documents only; target "
+              f">= 0.80), {remote.wall / local.wall:.2f}x the local wall time with the cluster's start; overhead "
+              f"{(remote.batch_s - local.batch_s) / size * 1000:+.2f} ms/doc wall, "
+              f"{(remote.cpu - local.cpu) / size * 1000:+.2f} ms/doc CPU")
+    if len(cluster_rows) > 1:
+        (small, _, first), (large, _, last) = cluster_rows[0], cluster_rows[-1]
+        print(f"cluster client RSS {first.peak_root / 2**20:.0f} MB at {small} docs -> {last.peak_root / 2**20:.0f} MB "
+              f"at {large} docs ({last.peak_root / first.peak_root:.2f}x for {large / small:.0f}x the documents)")
     if args.baseline:
         size = args.baseline
         corpus = work / f"corpus-{size}"
@@ -134,8 +182,8 @@ def main() -> None:
                             "--kb", str(args.kb)], check=True)
         files = sorted(str(path) for path in corpus.iterdir())[:size]
         env = {**os.environ, "QUALIA_HOME": str(work / f"home-base-{time.time_ns()}"), "QUALIA_PLUGIN_PATH": ""}
-        wall, peak, cpu, code = measure([QUALIA, "pipeline", *files, "-f", str(pipeline), "-o",
-                                         str(work / f"base-{time.time_ns()}")], env, work)
+        wall, peak, cpu, code, _, _ = measure([QUALIA, "pipeline", *files, "-f", str(pipeline), "-o",
+                                               str(work / f"base-{time.time_ns()}")], env, work)
         print(f"pipeline {size:>6} docs: {wall:7.2f} s  {size / wall:7.1f} docs/s  {wall / size * 1000:6.2f} ms/doc  "
               f"peak RSS {peak / 2**20:6.1f} MB  CPU {cpu / size * 1000:5.2f} ms/doc  exit {code}  (baseline: "
               f"today's single-document loop)")

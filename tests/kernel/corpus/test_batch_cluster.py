@@ -365,3 +365,45 @@ def test_bad_cluster_values_are_usage_errors_and_an_unreachable_scheduler_a_fail
     assert unreachable.returncode == 1, unreachable.stdout + unreachable.stderr
     assert f"cannot reach the Dask scheduler tcp://127.0.0.1:{port}" in unreachable.stderr
     assert not (tmp_path / "out" / "index.jsonl").exists()
+
+
+# ---- deployment files (no Docker engine or Kubernetes here: parsed, not run) ---------------------
+
+def test_the_compose_file_runs_a_scheduler_and_two_workers_from_the_projects_image_with_the_dask_extra():
+    import yaml
+
+    from tests.conftest import PROJECT
+
+    compose = yaml.safe_load((PROJECT / "docker-compose.dask.yml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    assert sorted(services) == ["scheduler", "worker"]
+    for service in services.values():
+        assert service["build"] == {"context": ".", "args": {"QUALIA_EXTRAS": "dask"}}
+        assert service["image"] == services["scheduler"]["image"] and service["init"] is True
+    scheduler, worker = services["scheduler"], services["worker"]
+    assert scheduler["command"][:2] == ["dask", "scheduler"] and "8786:8786" in scheduler["ports"]
+    assert "--port" in scheduler["command"] and scheduler["command"][scheduler["command"].index("--port") + 1] == "8786"
+    assert "/health" in " ".join(scheduler["healthcheck"]["test"])
+    assert worker["command"][:3] == ["dask", "worker", "tcp://scheduler:8786"]
+    assert worker["command"][worker["command"].index("--nthreads") + 1] == "1"
+    assert worker["deploy"]["replicas"] == 2
+    assert worker["depends_on"]["scheduler"]["condition"] == "service_healthy"
+
+    dockerfile = (PROJECT / "Dockerfile").read_text(encoding="utf-8")
+    extras = '${QUALIA_EXTRAS:+"[$QUALIA_EXTRAS]"}'
+    assert f"pip wheel --wheel-dir /wheels .{extras}" in dockerfile
+    assert f"pip install --no-index --find-links=/wheels qualia-core{extras}" in dockerfile
+    assert dockerfile.count("ARG QUALIA_EXTRAS") == 3  # declared once, then in each stage
+    pyproject = (PROJECT / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'^dask = \["dask\[distributed\]>=[\d.]+"\]$', pyproject, re.M)
+
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Scale-out with Dask"):]
+    section = section[:section.index("\n## ", 1)]
+    assert "docker compose -f docker-compose.dask.yml up --build -d" in section
+    assert "--cluster tcp://127.0.0.1:8786" in section and "pip install 'qualia-core[dask]'" in section
+    operator = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))
+    assert operator["apiVersion"] == "kubernetes.dask.org/v1" and operator["kind"] == "DaskCluster"
+    containers = [operator["spec"][part]["spec"]["containers"][0] for part in ("worker", "scheduler")]
+    assert containers[0]["args"][:2] == ["dask", "worker"] and containers[1]["args"] == ["dask", "scheduler"]
+    assert all(container["image"].endswith("qualia-core:0.1.0-dask") for container in containers)
