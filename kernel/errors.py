@@ -179,3 +179,39 @@ class InvalidSetting(QualiaError, ValueError):
     """A server setting (an environment variable) that cannot be used; the message names the variable."""
 
     code = "invalid_setting"
+
+
+# ---- input files: what kernel.readers refuses (appended) ------------------------
+
+class UnreadableInput(QualiaError):
+    """A file or upload that cannot become Documents; `details.file` names it, `details.reason` says why.
+
+    The caller's fault: 422 over HTTP, exit 2 on the command line.
+    """
+
+    status = 422
+    code = "unreadable_input"
+
+
+class EmptyInput(UnreadableInput):
+    code = "empty_input"
+
+
+class UnsupportedFormat(UnreadableInput):
+    """Binary data, or text in no encoding that can be detected."""
+
+    status = 415
+    code = "unsupported_format"
+
+
+class NoTextLayer(UnreadableInput):
+    """A PDF whose pages carry no text (a scan): it needs OCR first."""
+
+    code = "no_text_layer"
+
+
+class InputTooLarge(UnreadableInput):
+    """An archive (.docx) that would inflate beyond QUALIA_MAX_UNPACKED_BYTES / QUALIA_MAX_UNPACK_RATIO."""
+
+    status = 413
+    code = "input_too_large"
