@@ -17,14 +17,14 @@ from qualia.plugin_sdk.document import Document
 from qualia.plugin_sdk.manifest import Manifest
 
 from .analysis import FigureOutput, StepResult, artefacts_of, cleaning_config
-from .errors import BadRequest, InvalidConfig, QualiaError, UnknownPlugin
+from .errors import BadRequest, CallerError, InvalidConfig, QualiaError, UnknownPlugin
 from .resolver import resolve_order
 
 __all__ = ["FigureOutput", "PipelineError", "PipelineRun", "PipelineSpec", "PlannedStep", "Step", "StepResult",
            "load_pipeline", "parse_pipeline", "plan_for_target", "plan_pipeline", "run_plan", "with_cleaning"]
 
 
-class PipelineError(QualiaError):
+class PipelineError(CallerError):
     """A pipeline that cannot run as written; the message names the step."""
 
     status = 422
