@@ -15,7 +15,7 @@ import re
 __all__ = ["TRANSCRIPT_LAYOUTS", "transcript_layout"]
 
 TRANSCRIPT_LAYOUTS = ("webvtt", "srt", "bracket_time", "paren_time", "teams_docx", "name_colon")
-SAMPLE_LINES = 400
+SAMPLE_LINES = 120
 
 _CLOCK = r"\d{1,2}(?::\d{2}){1,2}"
 _TIMING = re.compile(r"\s*(?:\d{1,2}:)?\d{1,2}:\d{2}(?P<sep>[.,])\d{1,3}\s*-->\s*(?:\d{1,2}:)?\d{1,2}:\d{2}[.,]\d{1,3}")

@@ -151,7 +151,7 @@ def describe(doc: ApiDoc) -> None:
                         "first unless `raw`. A CSV answers one entry per row in `documents`. Unreadable files: "
                         "415 (binary, unknown encoding), 413 (an archive inflating past "
                         "QUALIA_MAX_UNPACKED_BYTES), 422 (empty, a PDF without text), naming the file.",
-            form=UPLOAD_FORM_SCHEMA, responses={200: AnalyzeResponse | AnalyzeRowsResponse}, errors=RUN_ERRORS)
+            form=UPLOAD_FORM_SCHEMA, responses={200: [AnalyzeResponse, AnalyzeRowsResponse]}, errors=RUN_ERRORS)
     doc.add("post", "/process/{id}", "process", tag="analysis", summary="Run a document plugin",
             description="Run a document plugin (e.g. teams_cleaner) on `text` or a `document`; answers the new "
                         "document. The text is sent as it is unless `\"clean\": true`.",

@@ -20,7 +20,6 @@ from ..analysis import StepResult
 from ..errors import InvalidConfig, InvalidRequest, QualiaError, WrongPluginKind
 from ..kernel import Kernel
 from ..pipeline import PipelineError, PipelineSpec, PlannedStep, plan_pipeline
-from ..readers import text_document
 from .routes_plugins import manifest_for
 
 ROUTE_OF_KIND = {"analyzer": "analyze", "document": "process", "visualizer": "visualize"}
@@ -32,7 +31,7 @@ def request_document(text: str | None, document: Document | None) -> Document:
     if document is not None:
         return document
     if text is not None:
-        return text_document(text)
+        return Document(text=text)  # whether it is a transcript is decided by Kernel.analyze, only if it matters
     raise InvalidRequest("the body needs `text` (a string) or `document` (a Document object)", field="$.text")
 
 
