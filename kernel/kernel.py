@@ -159,9 +159,9 @@ class Kernel:
 
         `inputs` holds artefacts the caller already has; the missing ones are made first by their
         providers (`resolve_order`; `resolve=False` refuses instead, InvalidInput), after the cleaner
-        (see `cleaner_for`). `configs` configures those
-        other steps by plugin id (the cleaner starts from CLEANING_DEFAULTS). Every config is validated
-        before anything runs. The target's StepResult is `analysis.target`.
+        (see `cleaner_for`). `configs` configures those other steps by plugin id (the cleaner starts
+        from CLEANING_DEFAULTS). Every config is validated before anything runs. The target's
+        StepResult is `analysis.target`; pipelines run their steps through `run_step`, the same call.
         """
         manifest = self.registry.get(plugin_id)
         target_config = (config or {}) if validated else self.prepare_config(manifest, config)
@@ -190,7 +190,8 @@ class Kernel:
             if result.document is not None:
                 document = result.document
             artefacts.update(artefacts_of(step, result))
-        target_inputs = inputs if not plan else {**inputs, **{name: artefacts[name] for name in manifest.requires}}
+        target_inputs = inputs if not plan else {**inputs, **{name: artefacts[name] for name in manifest.requires
+                                                              if name in artefacts}}
         results.append(await self.run_step(manifest, document, target_config, target_inputs, use_cache=use_cache,
                                            progress=progress, request_id=request_id))
         return Analysis(steps=results, document=document, cleaner=cleaner.id if cleaner is not None else None)
