@@ -47,6 +47,7 @@ class TreeSampler:
         self.interval = interval
         self.peak_rss = 0
         self.cpu: dict[int, float] = {}
+        self.names: dict[int, str] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -65,6 +66,10 @@ class TreeSampler:
                         times = process.cpu_times()
                         self.cpu[process.pid] = times.user + times.system + times.children_user + \
                             times.children_system
+                        if process.pid not in self.names:
+                            command = process.cmdline()
+                            module = command[command.index("-m") + 1] if "-m" in command else "kernel"
+                            self.names[process.pid] = module.rsplit(".", 1)[-1]
                 except psutil.Error:
                     continue
             self.peak_rss = max(self.peak_rss, rss)
@@ -78,9 +83,16 @@ class TreeSampler:
     def cpu_s(self) -> float:
         return sum(self.cpu.values())
 
+    def cpu_by_name(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for pid, seconds in self.cpu.items():
+            name = self.names.get(pid, "?")
+            totals[name] = totals.get(name, 0.0) + seconds
+        return totals
 
-def measure(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, float, int]:
-    """(wall seconds, peak RSS bytes, CPU seconds of the tree, exit code)."""
+
+def measure(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, float, int, dict[str, float]]:
+    """(wall seconds, peak RSS bytes, CPU seconds of the tree, exit code, CPU seconds per process name)."""
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     sampler = TreeSampler(process.pid)
@@ -89,7 +101,7 @@ def measure(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, 
     sampler.stop()
     if process.returncode:
         print(stderr.decode(errors="replace")[-2000:], file=sys.stderr)
-    return wall, sampler.peak_rss, sampler.cpu_s, process.returncode
+    return wall, sampler.peak_rss, sampler.cpu_s, process.returncode, sampler.cpu_by_name()
 
 
 def main() -> None:
@@ -115,12 +127,14 @@ def main() -> None:
                             "--kb", str(args.kb)], check=True)
         env = {**os.environ, "QUALIA_HOME": str(work / f"home-{size}-{time.time_ns()}"), "QUALIA_PLUGIN_PATH": ""}
         out = work / f"out-{size}-{time.time_ns()}"
-        wall, peak, cpu, code = measure([QUALIA, "batch", str(corpus), "-f", str(pipeline), "-o", str(out),
-                                         "--workers", str(args.workers)], env, work)
+        wall, peak, cpu, code, by_name = measure([QUALIA, "batch", str(corpus), "-f", str(pipeline), "-o",
+                                                  str(out), "--workers", str(args.workers)], env, work)
         rows.append((size, wall, peak, cpu))
         print(f"batch    {size:>6} docs: {wall:7.2f} s  {size / wall:7.1f} docs/s  {wall / size * 1000:6.2f} ms/doc  "
               f"peak RSS {peak / 2**20:6.1f} MB  CPU {cpu / size * 1000:5.2f} ms/doc "
               f"(=> {args.workers / (cpu / size):5.0f} docs/s on {args.workers} idle cores)  exit {code}")
+        print("         CPU ms/doc by process: " + ", ".join(
+            f"{name} {seconds / size * 1000:.2f}" for name, seconds in sorted(by_name.items())))
     if len(rows) > 1:
         (small, wall_small, peak_small, _), (large, wall_large, peak_large, _) = rows[0], rows[-1]
         ratio = (wall_large / large) / (wall_small / small)
@@ -134,7 +148,7 @@ def main() -> None:
                             "--kb", str(args.kb)], check=True)
         files = sorted(str(path) for path in corpus.iterdir())[:size]
         env = {**os.environ, "QUALIA_HOME": str(work / f"home-base-{time.time_ns()}"), "QUALIA_PLUGIN_PATH": ""}
-        wall, peak, cpu, code = measure([QUALIA, "pipeline", *files, "-f", str(pipeline), "-o",
+        wall, peak, cpu, code, _ = measure([QUALIA, "pipeline", *files, "-f", str(pipeline), "-o",
                                          str(work / f"base-{time.time_ns()}")], env, work)
         print(f"pipeline {size:>6} docs: {wall:7.2f} s  {size / wall:7.1f} docs/s  {wall / size * 1000:6.2f} ms/doc  "
               f"peak RSS {peak / 2**20:6.1f} MB  CPU {cpu / size * 1000:5.2f} ms/doc  exit {code}  (baseline: "

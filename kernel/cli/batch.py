@@ -11,7 +11,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from ..corpus import CorpusStore, default_workers, discover, plan_fingerprint, plan_sources, run_batch
+from ..corpus import CorpusStore, WorkOptions, default_workers, discover, plan_fingerprint, plan_sources, run_batch
 from ..corpus.executor import local_kernel
 from ..errors import UsageError
 from ..pipeline import load_pipeline, plan_pipeline
@@ -39,6 +39,8 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
                             f"{default_workers()})")
     batch.add_argument("--aliases", type=Path, metavar="FILE",
                        help="speaker aliases (TOML or JSON: alias = \"name\") for the corpus tables")
+    batch.add_argument("--raw", action="store_true", help="do not clean transcripts the pipeline does not clean")
+    batch.add_argument("--text-column", metavar="NAME", help="CSV/TSV files: one document per row, text from NAME")
     batch.add_argument("--dry-run", action="store_true", help="list what would run, run nothing")
     batch.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                        help="one line per document (and kernel events on stderr)")
@@ -54,7 +56,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     display = batch_display(sys.stdout, verbose=args.verbose)
     report = asyncio.run(run_batch(args.paths, args.pipeline_file, args.output_dir, settings=settings,
                                    workers=args.workers, include=args.include, exclude=args.exclude,
-                                   aliases=args.aliases, listener=display, force=args.force))
+                                   aliases=args.aliases, listener=display, force=args.force,
+                                   clean=False if args.raw else None, text_column=args.text_column))
     print_summary(report)
     return report.exit_code
 
@@ -64,7 +67,8 @@ async def dry_run(args: argparse.Namespace, settings: Settings) -> int:
     discovery = discover(args.paths, include=args.include, exclude=args.exclude, skip=[args.output_dir])
     async with local_kernel(settings, 1) as kernel:  # plans only: no plugin starts
         plan = plan_pipeline(kernel, spec)
-    planned = plan_sources(discovery, CorpusStore(args.output_dir), plan_fingerprint(plan), force=args.force)
+    options = WorkOptions(clean=False if args.raw else None, text_column=args.text_column)
+    planned = plan_sources(discovery, CorpusStore(args.output_dir), plan_fingerprint(plan, options), force=args.force)
     for source in planned.run:
         print(f"run   {source.path}")
     for source in planned.skip:
