@@ -48,6 +48,7 @@ class TreeSampler:
         self.peak_rss = 0
         self.cpu: dict[int, float] = {}
         self.names: dict[int, str] = {}
+        self.peak_by_name: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -59,20 +60,26 @@ class TreeSampler:
             except psutil.Error:
                 break
             rss = 0
+            by_name: dict[str, int] = {}
             for process in processes:
                 try:
                     with process.oneshot():
-                        rss += process.memory_info().rss
+                        process_rss = process.memory_info().rss
+                        rss += process_rss
                         times = process.cpu_times()
-                        self.cpu[process.pid] = times.user + times.system + times.children_user + \
-                            times.children_system
+                        # own time only: a reaped plugin's time also lands in the kernel's children_* times
+                        self.cpu[process.pid] = times.user + times.system
                         if process.pid not in self.names:
                             command = process.cmdline()
                             module = command[command.index("-m") + 1] if "-m" in command else "kernel"
                             self.names[process.pid] = module.rsplit(".", 1)[-1]
+                        name = self.names[process.pid]
+                        by_name[name] = by_name.get(name, 0) + process_rss
                 except psutil.Error:
                     continue
             self.peak_rss = max(self.peak_rss, rss)
+            for name, value in by_name.items():
+                self.peak_by_name[name] = max(self.peak_by_name.get(name, 0), value)
             self._stop.wait(self.interval)
 
     def stop(self) -> None:
@@ -101,6 +108,8 @@ def measure(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, 
     sampler.stop()
     if process.returncode:
         print(stderr.decode(errors="replace")[-2000:], file=sys.stderr)
+    peaks = ", ".join(f"{name} {value / 2**20:.0f}" for name, value in sorted(sampler.peak_by_name.items()))
+    print(f"         peak RSS MB by process (all of its pool): {peaks}")
     return wall, sampler.peak_rss, sampler.cpu_s, process.returncode, sampler.cpu_by_name()
 
 
