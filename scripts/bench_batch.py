@@ -16,8 +16,10 @@ linearity of time per document from the smallest to the largest size (target:
 within 15 %), and the speed-up over the baseline. Not a test: nothing asserts.
 
 With `--cluster` (the `dask` extra), each size also runs as `qualia batch
---cluster ...` on the same files: documents/s on the cluster and locally, the
-cluster's overhead per document (wall and CPU), and the peak RSS of the
+--cluster ...` on the same files: documents/s on the cluster and locally (the
+batch's own time, which leaves out starting the cluster, and the whole
+command's), the cluster path's overhead per document (wall and CPU of the
+whole tree: client, scheduler, workers, plugins), and the peak RSS of the
 client process alone (for local:N it also hosts the scheduler; the workers
 and their plugins are its children), which must stay flat with corpus size.
 """
@@ -57,6 +59,8 @@ class TreeSampler:
         self.peak_rss = 0
         self.peak_root_rss = 0  # the batch process alone (the Dask client, and a local cluster's scheduler)
         self.cpu: dict[int, float] = {}
+        self.names: dict[int, str] = {}
+        self.peak_by_name: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -68,18 +72,29 @@ class TreeSampler:
             except psutil.Error:
                 break
             rss = 0
+            by_name: dict[str, int] = {}
             for process in processes:
                 try:
                     with process.oneshot():
-                        rss += process.memory_info().rss
+                        process_rss = process.memory_info().rss
+                        rss += process_rss
                         if process.pid == self.root.pid:
-                            self.peak_root_rss = max(self.peak_root_rss, process.memory_info().rss)
+                            self.peak_root_rss = max(self.peak_root_rss, process_rss)
                         times = process.cpu_times()
-                        self.cpu[process.pid] = times.user + times.system + times.children_user + \
-                            times.children_system
+                        # own time only: a reaped plugin's time also lands in the kernel's children_* times
+                        self.cpu[process.pid] = times.user + times.system
+                        if process.pid not in self.names:
+                            command = process.cmdline()
+                            module = command[command.index("-m") + 1] if "-m" in command else \
+                                "dask_worker" if "spawn_main" in " ".join(command) else "kernel"
+                            self.names[process.pid] = module.rsplit(".", 1)[-1]
+                        name = self.names[process.pid]
+                        by_name[name] = by_name.get(name, 0) + process_rss
                 except psutil.Error:
                     continue
             self.peak_rss = max(self.peak_rss, rss)
+            for name, value in by_name.items():
+                self.peak_by_name[name] = max(self.peak_by_name.get(name, 0), value)
             self._stop.wait(self.interval)
 
     def stop(self) -> None:
@@ -90,14 +105,22 @@ class TreeSampler:
     def cpu_s(self) -> float:
         return sum(self.cpu.values())
 
+    def cpu_by_name(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for pid, seconds in self.cpu.items():
+            name = self.names.get(pid, "?")
+            totals[name] = totals.get(name, 0.0) + seconds
+        return totals
+
 
 class Run(NamedTuple):
-    wall: float          # seconds, the whole command (a cluster's start included)
-    peak: int            # peak RSS of the process tree, bytes
-    cpu: float           # CPU seconds of the tree
+    wall: float                  # seconds, the whole command (a cluster's start included)
+    peak: int                    # peak RSS of the process tree, bytes
+    cpu: float                   # CPU seconds of the tree
     code: int
-    peak_root: int       # peak RSS of the command's own process, bytes
-    batch_s: float       # the batch's own time (its summary line): documents only, startup excluded
+    by_name: dict[str, float]    # CPU seconds per process name
+    peak_root: int               # peak RSS of the command's own process, bytes
+    batch_s: float               # the batch's own time (its summary line): the documents, not the startup
 
 
 def measure(command: list[str], env: dict[str, str], cwd: Path) -> Run:
@@ -109,9 +132,11 @@ def measure(command: list[str], env: dict[str, str], cwd: Path) -> Run:
     sampler.stop()
     if process.returncode:
         print(stderr.decode(errors="replace")[-2000:], file=sys.stderr)
+    peaks = ", ".join(f"{name} {value / 2**20:.0f}" for name, value in sorted(sampler.peak_by_name.items()))
+    print(f"         peak RSS MB by process (all of its pool): {peaks}")
     found = re.search(r"documents analysed in ([0-9.]+) s", stdout.decode(errors="replace"))
-    return Run(wall, sampler.peak_rss, sampler.cpu_s, process.returncode, sampler.peak_root_rss,
-               float(found.group(1)) if found else wall)
+    return Run(wall, sampler.peak_rss, sampler.cpu_s, process.returncode, sampler.cpu_by_name(),
+               sampler.peak_root_rss, float(found.group(1)) if found else wall)
 
 
 def main() -> None:
@@ -141,13 +166,15 @@ def main() -> None:
         env = {**os.environ, "QUALIA_HOME": str(work / f"home-{size}-{time.time_ns()}"), "QUALIA_PLUGIN_PATH": ""}
         env.pop("QUALIA_DASK_SCHEDULER", None)
         out = work / f"out-{size}-{time.time_ns()}"
-        local = measure([QUALIA, "batch", str(corpus), "-f", str(pipeline), "-o", str(out),
-                         "--workers", str(args.workers)], env, work)
-        wall, peak, cpu, code = local.wall, local.peak, local.cpu, local.code
+        local = measure([QUALIA, "batch", str(corpus), "-f", str(pipeline), "-o", str(out), "--workers",
+                         str(args.workers)], env, work)
+        wall, peak, cpu, code, by_name = local.wall, local.peak, local.cpu, local.code, local.by_name
         rows.append((size, wall, peak, cpu))
         print(f"batch    {size:>6} docs: {wall:7.2f} s  {size / wall:7.1f} docs/s  {wall / size * 1000:6.2f} ms/doc  "
               f"peak RSS {peak / 2**20:6.1f} MB  CPU {cpu / size * 1000:5.2f} ms/doc "
               f"(=> {args.workers / (cpu / size):5.0f} docs/s on {args.workers} idle cores)  exit {code}")
+        print("         CPU ms/doc by process: " + ", ".join(
+            f"{name} {seconds / size * 1000:.2f}" for name, seconds in sorted(by_name.items())))
         if args.cluster:
             out = work / f"cluster-{size}-{time.time_ns()}"
             env["QUALIA_HOME"] = str(work / f"home-cluster-{size}-{time.time_ns()}")
@@ -155,25 +182,25 @@ def main() -> None:
                               args.cluster], env, work)
             cluster_rows.append((size, local, remote))
             print(f"cluster  {size:>6} docs: {remote.wall:7.2f} s  {size / remote.wall:7.1f} docs/s  "
-                  f"{remote.wall / size * 1000:6.2f} ms/doc  (documents only: {size / remote.batch_s:6.1f} docs/s, "
-                  f"local {size / local.batch_s:6.1f})  client RSS {remote.peak_root / 2**20:6.1f} MB  "
-                  f"tree RSS {remote.peak / 2**20:6.1f} MB  CPU {remote.cpu / size * 1000:5.2f} ms/doc  "
-                  f"exit {remote.code}")
+                  f"{remote.wall / size * 1000:6.2f} ms/doc  peak RSS {remote.peak / 2**20:6.1f} MB (client "
+                  f"{remote.peak_root / 2**20:5.1f})  CPU {remote.cpu / size * 1000:5.2f} ms/doc  exit {remote.code}")
+            print("         CPU ms/doc by process: " + ", ".join(
+                f"{name} {seconds / size * 1000:.2f}" for name, seconds in sorted(remote.by_name.items())))
     if len(rows) > 1:
         (small, wall_small, peak_small, _), (large, wall_large, peak_large, _) = rows[0], rows[-1]
         ratio = (wall_large / large) / (wall_small / small)
         print(f"linearity: time per document at {large} / at {small} = {ratio:.3f} (target <= 1.15); "
               f"peak RSS {peak_small / 2**20:.0f} -> {peak_large / 2**20:.0f} MB")
     for size, local, remote in cluster_rows:
-        ratio = local.batch_s / remote.batch_s
-        print(f"cluster {args.cluster} at {size} docs: throughput {ratio:.2f} of local (documents only; target "
-              f">= 0.80), {remote.wall / local.wall:.2f}x the local wall time with the cluster's start; overhead "
-              f"{(remote.batch_s - local.batch_s) / size * 1000:+.2f} ms/doc wall, "
-              f"{(remote.cpu - local.cpu) / size * 1000:+.2f} ms/doc CPU")
+        print(f"cluster {args.cluster} at {size} docs: {size / remote.batch_s:.1f} docs/s vs {size / local.batch_s:.1f} "
+              f"locally (the batches' own time) = {local.batch_s / remote.batch_s:.2f} of local throughput (target "
+              f">= 0.80); with the cluster's start {local.wall / remote.wall:.2f}; overhead per document "
+              f"{(remote.batch_s - local.batch_s) / size * 1000:+.2f} ms wall, {(remote.cpu - local.cpu) / size * 1000:+.2f} "
+              f"ms CPU ({remote.cpu / local.cpu:.2f}x the local CPU)")
     if len(cluster_rows) > 1:
         (small, _, first), (large, _, last) = cluster_rows[0], cluster_rows[-1]
-        print(f"cluster client RSS {first.peak_root / 2**20:.0f} MB at {small} docs -> {last.peak_root / 2**20:.0f} MB "
-              f"at {large} docs ({last.peak_root / first.peak_root:.2f}x for {large / small:.0f}x the documents)")
+        print(f"cluster client peak RSS {first.peak_root / 2**20:.0f} MB at {small} docs -> {last.peak_root / 2**20:.0f} "
+              f"MB at {large} docs ({last.peak_root / first.peak_root:.2f}x for {large / small:.0f}x the documents)")
     if args.baseline:
         size = args.baseline
         corpus = work / f"corpus-{size}"
@@ -182,8 +209,8 @@ def main() -> None:
                             "--kb", str(args.kb)], check=True)
         files = sorted(str(path) for path in corpus.iterdir())[:size]
         env = {**os.environ, "QUALIA_HOME": str(work / f"home-base-{time.time_ns()}"), "QUALIA_PLUGIN_PATH": ""}
-        wall, peak, cpu, code, _, _ = measure([QUALIA, "pipeline", *files, "-f", str(pipeline), "-o",
-                                               str(work / f"base-{time.time_ns()}")], env, work)
+        wall, peak, cpu, code, *_ = measure([QUALIA, "pipeline", *files, "-f", str(pipeline), "-o",
+                                          str(work / f"base-{time.time_ns()}")], env, work)
         print(f"pipeline {size:>6} docs: {wall:7.2f} s  {size / wall:7.1f} docs/s  {wall / size * 1000:6.2f} ms/doc  "
               f"peak RSS {peak / 2**20:6.1f} MB  CPU {cpu / size * 1000:5.2f} ms/doc  exit {code}  (baseline: "
               f"today's single-document loop)")

@@ -14,8 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-from ..corpus import (BatchReport, CorpusStore, ProgressListener, default_workers, discover, plan_fingerprint,
-                      plan_sources, run_batch)
+from ..corpus import (BatchReport, CorpusStore, ProgressListener, WorkOptions, default_workers, discover,
+                      plan_fingerprint, plan_sources, run_batch)
 from ..corpus.executor import DASK_INSTALL, local_kernel
 from ..errors import UsageError
 from ..pipeline import load_pipeline, plan_pipeline
@@ -45,6 +45,8 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
                             f"{default_workers()})")
     batch.add_argument("--aliases", type=Path, metavar="FILE",
                        help="speaker aliases (TOML or JSON: alias = \"name\") for the corpus tables")
+    batch.add_argument("--raw", action="store_true", help="do not clean transcripts the pipeline does not clean")
+    batch.add_argument("--text-column", metavar="NAME", help="CSV/TSV files: one document per row, text from NAME")
     batch.add_argument("--dry-run", action="store_true", help="list what would run, run nothing")
     batch.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                        help="one line per document (and kernel events on stderr)")
@@ -68,7 +70,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     display = batch_display(sys.stdout, verbose=args.verbose)
     report = asyncio.run(on_cluster(args, settings, display, cluster) if cluster else run_batch(
         args.paths, args.pipeline_file, args.output_dir, settings=settings, workers=args.workers,
-        include=args.include, exclude=args.exclude, aliases=args.aliases, listener=display, force=args.force))
+        include=args.include, exclude=args.exclude, aliases=args.aliases, listener=display, force=args.force,
+        clean=False if args.raw else None, text_column=args.text_column))
     print_summary(report)
     return report.exit_code
 
@@ -80,13 +83,15 @@ async def on_cluster(args: argparse.Namespace, settings: Settings, display: Prog
 
     # Dask logs each worker's start, stop and restart at INFO: on the command line only its errors
     logging.getLogger("distributed").setLevel(logging.WARNING if args.verbose else logging.ERROR)
-    async with open_cluster(cluster, settings) as executor:
+    clean, text_column = (False if args.raw else None), args.text_column
+    options = WorkOptions(clean=clean, text_column=text_column)
+    async with open_cluster(cluster, settings, options=options) as executor:
         dashboard = f"; dashboard {executor.dashboard_link}" if executor.dashboard_link else ""
         print(f"cluster: {executor.where}, {executor.workers} worker thread(s), one Qualia kernel per "
               f"worker{dashboard}", flush=True)
         return await run_batch(args.paths, args.pipeline_file, args.output_dir, settings=settings, workers=1,
                                include=args.include, exclude=args.exclude, aliases=args.aliases, listener=display,
-                               force=args.force, executor=executor)
+                               force=args.force, clean=clean, text_column=text_column, executor=executor)
 
 
 async def dry_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -94,7 +99,8 @@ async def dry_run(args: argparse.Namespace, settings: Settings) -> int:
     discovery = discover(args.paths, include=args.include, exclude=args.exclude, skip=[args.output_dir])
     async with local_kernel(settings, 1) as kernel:  # plans only: no plugin starts
         plan = plan_pipeline(kernel, spec)
-    planned = plan_sources(discovery, CorpusStore(args.output_dir), plan_fingerprint(plan), force=args.force)
+    options = WorkOptions(clean=False if args.raw else None, text_column=args.text_column)
+    planned = plan_sources(discovery, CorpusStore(args.output_dir), plan_fingerprint(plan, options), force=args.force)
     for source in planned.run:
         print(f"run   {source.path}")
     for source in planned.skip:

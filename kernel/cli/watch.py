@@ -35,6 +35,8 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     watch.add_argument("--aliases", type=Path, metavar="FILE", help="speaker aliases for the corpus tables")
     watch.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                        help="one line per document (and kernel events on stderr)")
+    watch.add_argument("--raw", action="store_true", help="do not clean transcripts the pipeline does not clean")
+    watch.add_argument("--text-column", metavar="NAME", help="CSV/TSV files: one document per row, text from NAME")
     watch.add_argument("--quiet-ms", type=int, default=500, metavar="MS",
                        help="a file is read once the folder has been quiet this long (default 500)")
     return watch
@@ -80,7 +82,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         task = asyncio.ensure_future(watch_folder(
             args.folder, args.pipeline_file, args.output_dir, settings=settings, workers=args.workers,
             include=args.include, exclude=args.exclude, aliases=args.aliases, listener=display, stop=stop,
-            quiet_ms=args.quiet_ms))
+            quiet_ms=args.quiet_ms, clean=False if args.raw else None, text_column=args.text_column))
         stopping = asyncio.ensure_future(stop.wait())
         await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if not task.done():  # stopped during a round: cancel it; the store keeps what finished

@@ -145,7 +145,8 @@ def _write_overview(out: Path, title: str, document_rows: list[str], failures: l
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
 body {{ font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; }} td, th {{ padding: .25em .6em; border-bottom: 1px solid #ddd; text-align: left; }}
+table {{ border-collapse: collapse; }}
+td, th {{ padding: .25em .6em; border-bottom: 1px solid #ddd; text-align: left; }}
 .positive {{ color: #2e7d32; }} .negative {{ color: #c62828; }} .neutral {{ color: #666; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>

@@ -106,7 +106,9 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     def of(cls, plan: list[PlannedStep], pipeline: str, options: WorkOptions) -> "Job":
         steps = [JobStep(id=step.id, plugin=step.manifest.id, version=step.manifest.version, config=step.config)
                  for step in plan]
-        return cls(pipeline=pipeline, steps=steps, fingerprint=plan_fingerprint(plan), options=options)
+        # the .docx limits are the worker's (its settings): only plain data travels
+        options = msgspec.structs.replace(options, limits=None)
+        return cls(pipeline=pipeline, steps=steps, fingerprint=plan_fingerprint(plan, options), options=options)
 
 
 def _enc_hook(value: Any) -> Any:
@@ -183,12 +185,14 @@ class KernelPlugin(_PluginBase):  # type: ignore[misc,valid-type]
             plan = plan_pipeline(self.kernel, spec)
         except PipelineError as exc:
             raise WorkerMismatch(f"worker {where}: {exc.message}", worker=where) from None
-        if plan_fingerprint(plan) != job.fingerprint:
+        if plan_fingerprint(plan, job.options) != job.fingerprint:
             here = {step.id: step.manifest.version for step in plan}
             differ = ", ".join(f"{step.plugin} {here.get(step.id)} here, {step.version} on the client"
                                for step in job.steps if here.get(step.id) != step.version) or "configs differ"
             raise WorkerMismatch(f"worker {where}: its plugins differ from the client's ({differ}); install the "
                                  f"same Qualia and plugins on every worker", worker=where)
+        job = msgspec.structs.replace(job, options=msgspec.structs.replace(
+            job.options, limits=self.kernel.settings.archive_limits))
         self._plans[job_bytes] = (job, plan)
         while len(self._plans) > 8:
             self._plans.popitem(last=False)

@@ -25,7 +25,7 @@ from .reading import file_digest
 from .sources import Discovery, Source, discover
 from .speakers import SpeakerNames, load_aliases
 from .store import BatchManifest, CorpusStore, IndexEntry
-from .work import Failure, WorkItem, artefact_steps, plan_fingerprint
+from .work import Failure, WorkItem, WorkOptions, artefact_steps, plan_fingerprint
 
 __all__ = ["BatchPlan", "BatchReport", "FailureRow", "batch", "plan_sources", "run_batch", "run_sources"]
 
@@ -88,11 +88,10 @@ def _unchanged(entry: IndexEntry, source: Source, fingerprint: str) -> bool:
 
 
 async def run_sources(executor: Executor, plan: list[PlannedStep], spec: PipelineSpec, store: CorpusStore,
-                      sources: Sequence[Source], *, listener: ProgressListener | None = None,
+                      sources: Sequence[Source], *, fingerprint: str, listener: ProgressListener | None = None,
                       progress: BatchProgress | None = None, report: BatchReport | None = None) -> BatchReport:
     """Run `sources` and record each outcome as it arrives; the report counts this run only."""
     listener = listener or SilentListener()
-    fingerprint = plan_fingerprint(plan)
     artefacts = artefact_steps(plan)
     progress = progress or BatchProgress()
     progress.total += len(sources)
@@ -120,9 +119,10 @@ def _failure_row(file: str, failure: Failure) -> FailureRow:
     return FailureRow(file=file, step=failure.step, code=failure.code, message=failure.message)
 
 
-def prepare_store(out: Path, spec: PipelineSpec, plan: list[PlannedStep], aliases: dict[str, str]) -> CorpusStore:
+def prepare_store(out: Path, spec: PipelineSpec, plan: list[PlannedStep], aliases: dict[str, str],
+                  fingerprint: str) -> CorpusStore:
     store = CorpusStore(out)
-    store.open(BatchManifest(pipeline=msgspec.to_builtins(spec), fingerprint=plan_fingerprint(plan),
+    store.open(BatchManifest(pipeline=msgspec.to_builtins(spec), fingerprint=fingerprint,
                              artefacts=artefact_steps(plan), aliases=aliases))
     return store
 
@@ -136,12 +136,14 @@ def finish_store(store: CorpusStore, aliases: dict[str, str], title: str) -> str
 async def run_batch(paths: Sequence[str | Path], pipeline: Path | PipelineSpec, out: Path, *,
                     settings: Settings | None = None, workers: int | None = None, include: Sequence[str] = (),
                     exclude: Sequence[str] = (), aliases: Path | dict[str, str] | None = None,
-                    listener: ProgressListener | None = None, force: bool = False,
-                    executor: Executor | None = None, kernel: Any = None) -> BatchReport:
+                    listener: ProgressListener | None = None, force: bool = False, clean: bool | None = None,
+                    text_column: str | None = None, executor: Executor | None = None, kernel: Any = None
+                    ) -> BatchReport:
     """Everything `qualia batch` does, as a function: find, plan, skip what is done, run, aggregate.
 
     Give `kernel` (and optionally `executor`) to reuse a running kernel; otherwise one is started with
     every plugin's process pool sized to `workers` (default: the number of cores) and stopped at the end.
+    `clean=False` leaves transcripts as they are (`--raw`); `text_column` reads CSV rows as documents.
     """
     settings = settings or Settings.from_env()
     workers = workers or default_workers()
@@ -150,27 +152,34 @@ async def run_batch(paths: Sequence[str | Path], pipeline: Path | PipelineSpec, 
     spec = pipeline if isinstance(pipeline, PipelineSpec) else load_pipeline(Path(pipeline))
     alias_map = aliases if isinstance(aliases, dict) else (load_aliases(aliases) if aliases else {})
     discovery = discover(paths, include=include, exclude=exclude, skip=[out])
+    reading = WorkOptions(clean=clean, text_column=text_column, limits=settings.archive_limits)
     if kernel is None:
         async with local_kernel(settings, workers) as own:
-            return await _run(own, executor, spec, out, discovery, alias_map, listener, force, workers)
-    return await _run(kernel, executor, spec, out, discovery, alias_map, listener, force, workers)
+            return await _run(own, executor, spec, out, discovery, alias_map, listener, force, workers, reading)
+    return await _run(kernel, executor, spec, out, discovery, alias_map, listener, force, workers, reading)
 
 
 async def _run(kernel: Any, executor: Executor | None, spec: PipelineSpec, out: Path, discovery: Discovery,
-               aliases: dict[str, str], listener: ProgressListener | None, force: bool, workers: int) -> BatchReport:
+               aliases: dict[str, str], listener: ProgressListener | None, force: bool, workers: int,
+               options: WorkOptions) -> BatchReport:
     listener = listener or SilentListener()
     plan = plan_pipeline(kernel, spec)
-    store = prepare_store(out, spec, plan, aliases)
+    fingerprint = plan_fingerprint(plan, options)
+    store = prepare_store(out, spec, plan, aliases, fingerprint)
     try:
-        batch_plan = plan_sources(discovery, store, plan_fingerprint(plan), force=force)
+        batch_plan = plan_sources(discovery, store, fingerprint, force=force)
         progress = BatchProgress(skipped=len(batch_plan.skip))
         report = BatchReport(out=str(out), found=len(discovery.sources), skipped=len(batch_plan.skip),
                              failures=list(batch_plan.problems))
         for problem in batch_plan.problems:
             listener.problem(problem.file, Failure(step=problem.step, code=problem.code, message=problem.message))
-        executor = executor or LocalExecutor(kernel, workers=workers)
-        await run_sources(executor, plan, spec, store, batch_plan.run, listener=listener, progress=progress,
-                          report=report)
+        if executor is None:
+            executor = LocalExecutor(kernel, workers=workers, options=options)
+        elif plan_fingerprint(plan, getattr(executor, "options", options)) != fingerprint:
+            raise UsageError("the executor given reads sources otherwise than this batch (clean, text_column): "
+                             "make it with the same options")
+        await run_sources(executor, plan, spec, store, batch_plan.run, fingerprint=fingerprint, listener=listener,
+                          progress=progress, report=report)
         report.elapsed_s = round(progress.elapsed_s, 3)
         report.overview = finish_store(store, aliases, f"Qualia batch: {spec.name}")
         listener.finished(progress)

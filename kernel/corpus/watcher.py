@@ -26,7 +26,7 @@ from .progress import BatchProgress, SilentListener
 from .runner import BatchReport, finish_store, plan_sources, prepare_store, run_sources
 from .sources import Discovery, Source, discover, ignored, key_of, matches
 from .speakers import load_aliases
-from .work import plan_fingerprint
+from .work import WorkOptions, plan_fingerprint
 
 __all__ = ["watch_folder"]
 
@@ -36,8 +36,8 @@ log = logging.getLogger("qualia.corpus.watch")
 async def watch_folder(folder: Path, pipeline: Path | PipelineSpec, out: Path, *, settings: Settings | None = None,
                        workers: int | None = None, include: Sequence[str] = (), exclude: Sequence[str] = (),
                        aliases: Path | dict[str, str] | None = None, listener: Any = None,
-                       stop: asyncio.Event | None = None, quiet_ms: int = 500,
-                       executor: Executor | None = None) -> int:
+                       stop: asyncio.Event | None = None, quiet_ms: int = 500, clean: bool | None = None,
+                       text_column: str | None = None, executor: Executor | None = None) -> int:
     """Watch until `stop` is set. `listener` is a ProgressListener that may also have `watching(folder)`,
     `removed(key)` and `round_done(report)`."""
     import watchfiles
@@ -52,9 +52,10 @@ async def watch_folder(folder: Path, pipeline: Path | PipelineSpec, out: Path, *
     out_real = os.path.realpath(out)
     async with local_kernel(settings, workers) as kernel:
         plan = plan_pipeline(kernel, spec)
-        fingerprint = plan_fingerprint(plan)
-        store = prepare_store(out, spec, plan, alias_map)
-        executor = executor or LocalExecutor(kernel, workers=workers)
+        options = WorkOptions(clean=clean, text_column=text_column, limits=settings.archive_limits)
+        fingerprint = plan_fingerprint(plan, options)
+        store = prepare_store(out, spec, plan, alias_map, fingerprint)
+        executor = executor or LocalExecutor(kernel, workers=workers, options=options)
         try:
             # What changed while nobody watched: the batch's own resume check.
             discovery = discover([root], include=include, exclude=exclude, skip=[out])
@@ -63,7 +64,7 @@ async def watch_folder(folder: Path, pipeline: Path | PipelineSpec, out: Path, *
                 store.remove(key)
                 _call(listener, "removed", key)
             first = plan_sources(discovery, store, fingerprint)
-            await _round(executor, plan, spec, store, first.run, listener, alias_map)
+            await _round(executor, plan, spec, store, first.run, listener, alias_map, fingerprint)
             _call(listener, "watching", root)
 
             def wanted(change: Any, path: str) -> bool:
@@ -89,18 +90,19 @@ async def watch_folder(folder: Path, pipeline: Path | PipelineSpec, out: Path, *
                             changed[key_of(source.path, root)] = source.path
                 sources = [Source(key=key, path=path) for key, path in sorted(changed.items())]
                 todo = plan_sources(Discovery(sources=sources, problems=[], root=root), store, fingerprint).run
-                await _round(executor, plan, spec, store, todo, listener, alias_map)
+                await _round(executor, plan, spec, store, todo, listener, alias_map, fingerprint)
         finally:
             store.close()
     return 0
 
 
 async def _round(executor: Executor, plan: Any, spec: PipelineSpec, store: Any, sources: list[Source],
-                 listener: Any, aliases: dict[str, str]) -> None:
+                 listener: Any, aliases: dict[str, str], fingerprint: str) -> None:
     report = BatchReport(out=str(store.out))
     if sources:
         progress = BatchProgress()
-        report = await run_sources(executor, plan, spec, store, sources, listener=listener, progress=progress,
+        report = await run_sources(executor, plan, spec, store, sources, fingerprint=fingerprint, listener=listener,
+                                   progress=progress,
                                    report=BatchReport(out=str(store.out), found=len(sources)))
         report.elapsed_s = round(progress.elapsed_s, 3)
         listener.finished(progress)

@@ -21,7 +21,7 @@ from qualia.plugin_sdk import protocol as p
 from qualia.plugin_sdk.document import Document
 
 from ..errors import QualiaError, Unavailable
-from ..pipeline import PlannedStep, run_plan
+from ..pipeline import PlannedStep, run_plan, with_cleaning
 from .reading import read_bytes, read_file, source_bytes
 
 __all__ = ["DocumentOutcome", "Failure", "SourceOutcome", "StepProgress", "WorkItem", "WorkOptions",
@@ -52,6 +52,9 @@ class WorkOptions(msgspec.Struct, kw_only=True, frozen=True):
     use_cache: bool = False
     figures_inline: bool = False              # keep figure bytes in the run (a job's JSON) instead of apart
     raise_unavailable: bool = False           # a busy plugin, an open breaker: raise, the caller retries
+    clean: bool | None = None                 # transcripts: None cleans those that need it, False never (--raw)
+    text_column: str | None = None            # CSV sources: the column holding each row's text
+    limits: Any = None                        # ArchiveLimits for .docx files (None: from the environment)
 
 
 class Failure(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -88,11 +91,15 @@ class SourceOutcome(msgspec.Struct, kw_only=True, omit_defaults=True):
         return [document.error for document in self.documents if document.error is not None]
 
 
-def plan_fingerprint(plan: list[PlannedStep]) -> str:
-    """A hash of what the pipeline computes: each step's plugin, version and full config."""
+def plan_fingerprint(plan: list[PlannedStep], options: WorkOptions | None = None) -> str:
+    """A hash of what the pipeline computes: each step's plugin, version and full config, and how sources are
+    read (cleaning, CSV text column)."""
     described = [{"id": step.id, "plugin": step.manifest.id, "version": step.manifest.version,
                   "config": step.config} for step in plan]
-    encoded = msgspec.json.encode({"format": STORE_FORMAT, "steps": described}, order="sorted")
+    options = options or WorkOptions()
+    reading = {"clean": options.clean, "text_column": options.text_column}
+    encoded = msgspec.json.encode({"format": STORE_FORMAT, "steps": described, "reading": reading},
+                                  order="sorted")
     return hashlib.sha256(encoded).hexdigest()[:32]
 
 
@@ -124,9 +131,11 @@ async def process_source(kernel: Any, plan: list[PlannedStep], item: WorkItem, *
         try:
             if item.data is not None:
                 digest = hashlib.sha256(item.data).hexdigest()
-                documents = read_bytes(item.data, PurePath(item.path).name, label=item.path)
+                documents = read_bytes(item.data, PurePath(item.path).name, label=item.path,
+                                       text_column=options.text_column, limits=options.limits)
             else:
-                digest, documents = read_file(item.path, label=item.path)
+                digest, documents = read_file(item.path, label=item.path, text_column=options.text_column,
+                                              limits=options.limits)
         except QualiaError as exc:
             return SourceOutcome(key=item.key, path=item.path, sha256="", error=_failure(exc, "read"))
     outcomes: list[DocumentOutcome] = []
@@ -156,7 +165,8 @@ async def run_document(kernel: Any, plan: list[PlannedStep], document: Document,
     """One Document through the plan; a failure is the outcome (see WorkOptions.raise_unavailable)."""
     started = time.perf_counter()
     try:
-        run = await run_plan(kernel, plan, document, name=pipeline, use_cache=options.use_cache,
+        steps = with_cleaning(kernel, plan, document, options.clean)  # a transcript is cleaned, as everywhere
+        run = await run_plan(kernel, steps, document, name=pipeline, use_cache=options.use_cache,
                              progress=progress, request_id=request_id)
     except Unavailable as exc:
         if options.raise_unavailable:

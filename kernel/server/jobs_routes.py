@@ -15,9 +15,10 @@ hooks that start the job runner after the kernel and stop it before.
   events with JSON data: `state` (state, attempts), `progress` (done, total,
   failed), `step_progress` (a plugin's `$/progress` on one document: index,
   document_id, step, done, total), and `done` (the whole job, result
-  included) after which the stream ends.
+  included) after which the stream ends. Comments (`: heartbeat`) keep idle
+  connections open.
 - GET /jobs/{job_id}/export?format=csv|xlsx|parquet|qdpx: a finished job's
-  documents as tidy tables or a REFI-QDA project (`jobs_export.py`). Comments (`: heartbeat`) keep idle connections open.
+  documents as tidy tables or a REFI-QDA project (`jobs_export.py`).
 - DELETE /jobs/{job_id}: cancel a queued or running job (200 with the job;
   the plugin gets `$/cancel`); 409 if it has already finished.
 - GET /jobs?limit=50&state=…: the newest jobs first, without results.
@@ -182,7 +183,9 @@ def describe(doc: Any) -> None:
     doc.add("post", "/jobs", "submitJob", tag="jobs", summary="Submit a durable job",
             description="A plugin (`plugin` + `config`, dependencies resolved) or an inline `pipeline` "
                         "(`{\"steps\": [...]}`) over `documents` (strings, `{\"text\", ...}` or "
-                        "`{\"document\": {...}}`), a `document` or a `text`; or multipart/form-data with many `file` parts (each read like `qualia batch` reads a file) and these fields as form fields. Checked and planned before it is "
+                        "`{\"document\": {...}}`), a `document` or a `text`; or multipart/form-data with many "
+                        "`file` parts (each read like `qualia batch` reads a file) and these fields as form "
+                        "fields. Checked and planned before it is "
                         "accepted (422 names the step or field); answers 202 at once with `Location: /jobs/{id}`. "
                         "Jobs survive a restart. With `callback_url` the finished job is POSTed there, signed "
                         "`X-Qualia-Signature: sha256=<hex>` (QUALIA_CALLBACK_SECRET), retried with backoff. A "
@@ -205,5 +208,6 @@ def describe(doc: Any) -> None:
             responses={200: JobView}, errors=(404, 409, 503))
     doc.add("get", "/jobs/{job_id}/events", "jobEvents", tag="jobs", summary="A job's events (SSE)",
             description="Server-Sent Events: `retry:`, then `state`, `progress`, `step_progress` (a plugin's "
-                        "`$/progress` on one document) and finally `done` (the whole job) with JSON data; `: heartbeat` comments while idle. The stream ends after `done`.",
+                        "`$/progress` on one document) and finally `done` (the whole job) with JSON data; "
+                        "`: heartbeat` comments while idle. The stream ends after `done`.",
             responses={200: {"text/event-stream": {"schema": {"type": "string"}}}}, errors=JOB_ERRORS)

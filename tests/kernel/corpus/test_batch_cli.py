@@ -162,3 +162,20 @@ def test_speaker_names_are_normalised_across_files_with_an_aliases_file(tmp_path
     broken.write_text('"x" = 3\n', encoding="utf-8")
     bad = run_qualia(tmp_path, "batch", str(data), "-f", str(pipeline), "-o", "out", "--aliases", str(broken))
     assert bad.returncode == 2 and "broken.toml" in bad.stderr and "'x'" in bad.stderr
+
+
+def test_csv_rows_become_documents_with_text_column(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "survey.csv").write_text('id,answer,age\n1,"O atendimento foi ótimo, gostei muito.",30\n'
+                                     '2,"Terrible service, very slow and rude.",41\n', encoding="utf-8")
+    pipeline = write_pipeline(tmp_path)
+    done = run_qualia(tmp_path, "batch", str(data), "-f", str(pipeline), "-o", "out", "--text-column", "answer")
+    assert done.returncode == 0, done.stdout + done.stderr
+    entry = current(tmp_path / "out")["survey.csv"]
+    assert [document["folder"] for document in entry["documents"]] == ["docs/survey.csv/0001", "docs/survey.csv/0002"]
+    with open(tmp_path / "out" / "corpus" / "documents.csv", encoding="utf-8") as handle:
+        rows = {row["document"]: row for row in csv.DictReader(handle)}
+    assert rows["survey.csv#1"]["label"] == "positive" and rows["survey.csv#2"]["label"] == "negative"
+    missing = run_qualia(tmp_path, "batch", str(data), "-f", str(pipeline), "-o", "out2", "--text-column", "nope")
+    assert missing.returncode == 1 and "nope" in missing.stdout

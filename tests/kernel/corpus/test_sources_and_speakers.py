@@ -33,7 +33,8 @@ def test_globs_include_exclude_hidden_files_and_the_output_folder(tmp_path):
     assert keys(discover([str(data / "**" / "*.vtt")])) == ["a.vtt", "b.vtt", "out/old.vtt", "x/deep.vtt"]
     assert keys(discover([data], include=["*.vtt"], exclude=["x/*"], skip=[data / "out"])) == ["a.vtt", "b.vtt"]
     missing = discover([str(data / "*.pdf"), data / "nope.txt"])
-    assert [problem.reason for problem in missing.problems] == ["no file matches this pattern", "no such file or folder"]
+    reasons = [problem.reason for problem in missing.problems]
+    assert reasons == ["no file matches this pattern", "no such file or folder"]
 
 
 def test_the_same_file_twice_is_read_once_and_link_loops_are_reported(tmp_path):

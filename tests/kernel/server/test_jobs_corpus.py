@@ -55,12 +55,12 @@ async def test_a_bad_upload_is_refused_naming_the_file_and_nothing_is_queued(ser
     form = upload_form(("teams_pt.vtt",), pipeline=json.dumps(PIPELINE))
     form.add_field("file", b"", filename="empty.txt")
     async with served.session.post("/jobs", data=form) as response:
-        error = await error_of(response, 400)
+        error = await error_of(response, 422, "empty_input")
     assert "empty.txt" in error["message"]
     form = upload_form(("teams_pt.vtt",), pipeline=json.dumps(PIPELINE))
     form.add_field("file", bytes(range(256)) * 4, filename="blob.bin")
     async with served.session.post("/jobs", data=form) as response:
-        error = await error_of(response, 415)
+        error = await error_of(response, 415, "unsupported_format")
     assert "blob.bin" in error["message"]
     async with served.session.post("/jobs", data=upload_form(pipeline=json.dumps(PIPELINE), colour="red")) as response:
         error = await error_of(response, 422)
