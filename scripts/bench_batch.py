@@ -83,7 +83,8 @@ class TreeSampler:
                         times = process.cpu_times()
                         # own time only: a reaped plugin's time also lands in the kernel's children_* times
                         self.cpu[process.pid] = times.user + times.system
-                        if process.pid not in self.names:
+                        if process.pid not in self.names or (process.pid != self.root.pid and self.names[
+                                process.pid] in ("kernel", "dask_worker")):  # a plugin between fork and exec
                             command = process.cmdline()
                             module = command[command.index("-m") + 1] if "-m" in command else \
                                 "dask_worker" if "spawn_main" in " ".join(command) else "kernel"
@@ -137,6 +138,49 @@ def measure(command: list[str], env: dict[str, str], cwd: Path) -> Run:
     found = re.search(r"documents analysed in ([0-9.]+) s", stdout.decode(errors="replace"))
     return Run(wall, sampler.peak_rss, sampler.cpu_s, process.returncode, sampler.cpu_by_name(),
                sampler.peak_root_rss, float(found.group(1)) if found else wall)
+
+
+async def _noop(data: bytes) -> int:
+    return len(data)
+
+
+def dask_task_cost(workers: int, tasks: int = 2000, kb: int = 5) -> tuple[float, float]:
+    """Dask's own cost of one task on a LocalCluster like `--cluster local:N`'s: a coroutine that does
+    nothing with a 5 KB argument, the same window of tasks in flight. (wall ms, CPU ms of the tree) per task."""
+    import asyncio
+    import logging
+
+    import distributed
+
+    async def run() -> tuple[float, float]:
+        async with distributed.LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
+                                            host="127.0.0.1", dashboard_address="127.0.0.1:0", asynchronous=True,
+                                            silence_logs=logging.ERROR) as cluster, \
+                distributed.Client(cluster, asynchronous=True) as client:
+            await client.wait_for_workers(workers)
+            me = psutil.Process()
+
+            def cpu() -> float:
+                return sum(sum(process.cpu_times()[:2]) for process in [me, *me.children(recursive=True)])
+
+            payload = b"x" * (kb * 1024)
+            started, cpu_started = time.perf_counter(), cpu()
+            completed = distributed.as_completed(loop=client.loop)
+            running: set = set()
+            submitted = 0
+            while submitted < tasks or running:
+                while submitted < tasks and len(running) < 2 * workers + 2:
+                    future = client.submit(_noop, payload, pure=False, key=f"noop-{submitted}")
+                    submitted += 1
+                    running.add(future)
+                    completed.add(future)
+                future = await anext(completed)
+                await future
+                running.discard(future)
+                future.release()
+            return (time.perf_counter() - started) / tasks * 1000, (cpu() - cpu_started) / tasks * 1000
+
+    return asyncio.run(run())
 
 
 def main() -> None:
@@ -197,6 +241,10 @@ def main() -> None:
               f">= 0.80); with the cluster's start {local.wall / remote.wall:.2f}; overhead per document "
               f"{(remote.batch_s - local.batch_s) / size * 1000:+.2f} ms wall, {(remote.cpu - local.cpu) / size * 1000:+.2f} "
               f"ms CPU ({remote.cpu / local.cpu:.2f}x the local CPU)")
+    if args.cluster and args.cluster.startswith("local:"):
+        wall_ms, cpu_ms = dask_task_cost(int(args.cluster.split(":")[1]))
+        print(f"Dask's own cost per task here (a no-op coroutine, {args.kb} KB in, same window): {wall_ms:.2f} ms "
+              f"wall, {cpu_ms:.2f} ms CPU of the tree")
     if len(cluster_rows) > 1:
         (small, _, first), (large, _, last) = cluster_rows[0], cluster_rows[-1]
         print(f"cluster client peak RSS {first.peak_root / 2**20:.0f} MB at {small} docs -> {last.peak_root / 2**20:.0f} "
