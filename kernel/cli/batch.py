@@ -81,14 +81,16 @@ async def on_cluster(args: argparse.Namespace, settings: Settings, display: Prog
     """The same batch with the Dask executor (imported only here: Dask is an optional extra)."""
     from ..corpus.dask_executor import open_cluster
 
-    # Dask logs each worker's start, stop and restart at INFO: on the command line only its errors
-    logging.getLogger("distributed").setLevel(logging.WARNING if args.verbose else logging.ERROR)
+    # Dask logs every worker's start, stop, restart and lost result; the batch reports what matters itself
+    level = logging.WARNING if args.verbose else logging.CRITICAL
+    for name in [name for name in logging.root.manager.loggerDict if name.split(".")[0] == "distributed"]:
+        logging.getLogger(name).setLevel(level)
     clean, text_column = (False if args.raw else None), args.text_column
     options = WorkOptions(clean=clean, text_column=text_column)
     async with open_cluster(cluster, settings, options=options) as executor:
         dashboard = f"; dashboard {executor.dashboard_link}" if executor.dashboard_link else ""
-        print(f"cluster: {executor.where}, {executor.workers} worker thread(s), one Qualia kernel per "
-              f"worker{dashboard}", flush=True)
+        print(f"cluster: {executor.where}, {executor.worker_processes} worker(s) with a Qualia kernel each, "
+              f"{executor.workers} documents at a time{dashboard}", flush=True)
         return await run_batch(args.paths, args.pipeline_file, args.output_dir, settings=settings, workers=1,
                                include=args.include, exclude=args.exclude, aliases=args.aliases, listener=display,
                                force=args.force, clean=clean, text_column=text_column, executor=executor)

@@ -177,8 +177,8 @@ def test_a_local_cluster_gives_the_local_batchs_results_even_when_a_worker_is_ki
             batch.kill()
         watch.stop()
     assert batch.returncode == 1, stdout + stderr  # the two bad files only, as locally
-    assert re.search(r"^cluster: tcp://127\.0\.0\.1:\d+, 2 worker thread\(s\), one Qualia kernel per worker",
-                     stdout, re.M), stdout
+    assert re.search(r"^cluster: tcp://127\.0\.0\.1:\d+, 2 worker\(s\) with a Qualia kernel each, 8 documents at a "
+                     r"time$", stdout, re.M), stdout
     assert f"summary: {corpus.sources} found, {corpus.sources} run, 0 skipped" in stdout
     psutil.wait_procs(victims_plugins, timeout=10)
     assert not [process for process in victims_plugins if process.is_running()], "the dead worker's plugins live on"
@@ -257,10 +257,11 @@ def test_a_document_that_kills_its_worker_every_time_is_reported_and_the_others_
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=200)
     assert done.returncode == 1, done.stdout + done.stderr
     entries = current(tmp_path / "out")
-    assert sorted(key for key, entry in entries.items() if entry["ok"]) == [f"fine{n}.txt" for n in range(6)]
+    assert sorted(key for key, entry in entries.items() if entry["ok"]) == [f"fine{n}.txt" for n in range(6)], \
+        done.stdout
     assert entries["poison.txt"]["error"]["step"] == "worker"
     assert entries["poison.txt"]["error"]["code"] == "worker_lost"
-    assert re.search(r"^FAILED .*poison\.txt: worker: the Dask workers running it died on every attempt",
+    assert re.search(r"^FAILED .*poison\.txt: worker: the Dask workers running it died on every attempt, also when it ran alone",
                      done.stdout, re.M), done.stdout
     assert "6 ok, 1 failed" in done.stdout
 
@@ -303,7 +304,7 @@ def test_an_existing_scheduler_with_two_dask_workers_gives_the_same_results_and_
     done = subprocess.run([QUALIA, "batch", str(corpus.data), "-f", str(corpus.pipeline), "-o", "out"], env=env,
                           cwd=tmp_path, capture_output=True, text=True, timeout=200)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert f"cluster: {address}, 2 worker thread(s)" in done.stdout
+    assert f"cluster: {address}, 2 worker(s) with a Qualia kernel each, 2 documents at a time" in done.stdout
     assert_same_as_local(corpus, tmp_path / "out", done.stdout)
     assert (tmp_path / "worker-home").is_dir(), "the workers' kernels use the workers' own QUALIA_HOME"
     workers = [child for process in processes[1:] for child in psutil.Process(process.pid).children(recursive=True)]
@@ -378,7 +379,7 @@ def test_the_compose_file_runs_a_scheduler_and_two_workers_from_the_projects_ima
     assert "--port" in scheduler["command"] and scheduler["command"][scheduler["command"].index("--port") + 1] == "8786"
     assert "/health" in " ".join(scheduler["healthcheck"]["test"])
     assert worker["command"][:3] == ["dask", "worker", "tcp://scheduler:8786"]
-    assert worker["command"][worker["command"].index("--nthreads") + 1] == "1"
+    assert worker["command"][worker["command"].index("--nthreads") + 1] == "4"  # DOCUMENTS_PER_WORKER
     assert worker["deploy"]["replicas"] == 2
     assert worker["depends_on"]["scheduler"]["condition"] == "service_healthy"
 
