@@ -19,10 +19,11 @@ unit of work:
   they finish (`distributed.as_completed`); each is written to disk by the
   caller and released, so client memory stays flat. A worker that dies
   mid-task has its tasks rescheduled by the scheduler; a task that raises is
-  retried (`retries=`); a source that still fails becomes a failed outcome
-  like any other (step `worker`).
+  retried (`retries=`); a source whose workers keep dying is run again alone
+  at the end, and fails (step `worker`) only if it kills its worker alone.
 
-Dask is an optional extra: nothing imports it until `open_cluster` runs.
+Dask is an optional extra: the batch command imports this module only for
+`--cluster`, and without Dask `open_cluster` says what to install.
 """
 from __future__ import annotations
 
@@ -60,8 +61,8 @@ RETRIES = 2                  # a task that raises is tried this many more times 
 # Documents a worker runs at once (its Dask task slots, `threads_per_worker` of local:N): the tasks are coroutines on
 # the worker's event loop, so no thread runs them; several in flight pipeline through the steps as in the local
 # executor (one in the cleaner while another is scored), and each plugin keeps one process per this many slots.
-# Measured with bench_batch.py on 2 cores: one document per worker leaves the plugins idle between steps (0.63 of
-# the local throughput on 50 KB transcripts), four reach 0.95.
+# Measured with bench_batch.py on 2 shared cores, 50 KB transcripts: one document per worker leaves the plugins idle
+# between steps (0.52-0.63 of the local throughput), four reach 0.70-0.95 (the spread is the machine's other load).
 DOCUMENTS_PER_WORKER = 4
 
 _CLUSTER = re.compile(r"local:(?P<workers>\d+)|(?P<address>(tcp|tls|ws|wss)://\S+)")

@@ -56,7 +56,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     data = make_corpus(root / "data", DOCS, kb=1)
     copy_examples(data)
     (data / "empty.txt").write_bytes(b"")
-    (data / "blob.bin").write_bytes(bytes(range(256)) * 8)
+    (data / "blob.bin").write_bytes(bytes(range(256)) * 4500)  # > 1 MiB: travels to the cluster by scatter
     pipeline = write_pipeline(root, figure=True)
     local = run_qualia(root, "batch", str(data), "-f", str(pipeline), "-o", str(root / "local"), "--workers", "2")
     assert local.returncode == 1, local.stdout + local.stderr  # the two bad files
