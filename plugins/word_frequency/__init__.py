@@ -10,10 +10,13 @@
 | stopwords | list of strings | [] | extra words to drop |
 | ngram | integer 1-3 | 1 | n-gram size |
 | per_speaker | boolean | true | count per speaker when segments exist |
+| lemmas | boolean | false | count lemmas (simplemma: "gostei", "gostou" count as "gostar") |
 
 Result: `language`, `ngram`, `total_tokens` (word tokens in the text),
 `counted_tokens` (after filtering), `unique_terms`, `frequencies` (ranked
-`{term, count, relative}`), and `speakers` (same shape per speaker).
+`{term, count, relative}`), and `speakers` (same shape per speaker). With
+`lemmas`, terms are lemmas and a word is dropped when its form or its lemma is a
+stopword.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from typing import Any, Iterable
 
 from qualia.plugin_sdk import AnalyzerPlugin, Document
 from qualia.plugin_sdk.text import detect_language, tokenize
+from qualia.plugins._text.lemmas import Lemmatizer, lemmatizer
 
 
 @lru_cache(maxsize=4)
@@ -39,7 +43,8 @@ def ranked(counter: Counter[str], top_n: int) -> list[dict[str, Any]]:
     return [{"term": term, "count": count, "relative": round(count / total, 6)} for term, count in items]
 
 
-def count_terms(texts: Iterable[str], n: int, min_length: int, drop: frozenset[str] | set[str]) -> tuple[int, Counter[str]]:
+def count_terms(texts: Iterable[str], n: int, min_length: int, drop: frozenset[str] | set[str],
+                lemma: Lemmatizer | None = None) -> tuple[int, Counter[str]]:
     """Word tokens seen, and counts of the kept terms (n-grams never cross a text boundary)."""
     if n == 1:
         # Count everything at C speed, then filter the (far fewer) distinct words.
@@ -47,6 +52,8 @@ def count_terms(texts: Iterable[str], n: int, min_length: int, drop: frozenset[s
         counts = Counter(tokens)
         for word in [w for w in counts if len(w) < min_length or w in drop]:
             del counts[word]
+        if lemma is not None:  # lemmatize types, not tokens: forms of one lemma add up
+            counts = Counter({w: c for w, c in lemma.counts(counts).items() if w not in drop})
         return len(tokens), counts
     total = 0
     counts = Counter()
@@ -54,6 +61,8 @@ def count_terms(texts: Iterable[str], n: int, min_length: int, drop: frozenset[s
         tokens = tokenize(text)
         total += len(tokens)
         kept = [t for t in tokens if len(t) >= min_length and t not in drop]
+        if lemma is not None:
+            kept = [w for w in lemma.words(kept) if w not in drop]
         counts.update(" ".join(kept[i:i + n]) for i in range(len(kept) - n + 1))
     return total, counts
 
@@ -72,6 +81,7 @@ class WordFrequency(AnalyzerPlugin):
         if config["stopwords"]:
             drop = set(drop) | {w.lower() for w in config["stopwords"]}
         min_length, n = config["min_length"], config["ngram"]
+        lemma = lemmatizer(language) if config["lemmas"] else None
 
         # Tokenize each text once: per-speaker counts add up to the overall ones.
         groups: dict[str | None, list[str]] = {}
@@ -80,7 +90,7 @@ class WordFrequency(AnalyzerPlugin):
         total_tokens, overall = 0, Counter()
         speakers = {}
         for speaker, texts in groups.items():
-            tokens, counts = count_terms(texts, n, min_length, drop)
+            tokens, counts = count_terms(texts, n, min_length, drop, lemma)
             total_tokens += tokens
             overall.update(counts)
             if speaker is not None and config["per_speaker"]:
