@@ -19,7 +19,8 @@ the last context word.
 
 Result: `query` (what was searched, how), `language`, `hits`, `words` (word
 tokens in the document), `per_1000_words`, `lines` (the table: `segment`,
-`speaker`, `start`, `left`, `node`, `right`), `truncated` (lines were cut at
+`speaker`, `start`, `left`, `node`, `right`, and `offset`, the node's character
+offset in its segment), `truncated` (lines were cut at
 `max_lines`), and `speakers` (`{hits, words, per_1000_words}` by speaker). The
 `kwic_view` visualizer draws the lines as an HTML page.
 
@@ -143,4 +144,4 @@ class Concordance(AnalyzerPlugin):
               order: int) -> dict[str, Any]:
         left, right = context(piece.text, words, start, end, config["left"], config["right"])
         return {"segment": piece.index, "speaker": piece.speaker, "start": piece.start, "left": left,
-                "node": " ".join(piece.text[start:end].split()), "right": right, "_order": order}
+                "node": " ".join(piece.text[start:end].split()), "right": right, "offset": start, "_order": order}
