@@ -18,8 +18,11 @@ is ranked by the chosen measure. A note gives the terms tested, the correction
 and alpha. Hovering a bar (HTML) shows both counts, log-likelihood, the
 corrected p-value, Log Ratio and %DIFF.
 
-Errors (-32602): a missing or malformed `keyness`, an unknown comparison, a
-comparison without keywords.
+A comparison without keywords still gives a figure: its note says that no
+term reached significance (a finding too, and a pipeline over many files goes on).
+
+Errors (-32602): a missing or malformed `keyness`, no comparison, an unknown
+comparison.
 """
 from __future__ import annotations
 
@@ -44,7 +47,8 @@ LABELS = {
                   "log-likelihood {ll}, corrected p {p}\nLog Ratio {lr}, %DIFF {diff}",
            "corrections": {"benjamini_hochberg": "Benjamini-Hochberg correction", "holm": "Holm correction",
                            "bonferroni": "Bonferroni correction", "none": "no correction"},
-           "undefined": "undefined (absent from the reference)"},
+           "undefined": "undefined (absent from the reference)",
+           "empty": "No term is a keyword at this alpha and correction."},
     "pt": {"title": "Palavras-chave: {target} × {reference}", "more": "mais frequente {where}",
            "log_ratio": "Log Ratio (log₂ da razão entre frequências relativas)",
            "log_likelihood": "log-verossimilhança (palavras-chave negativas à esquerda)",
@@ -54,7 +58,8 @@ LABELS = {
                   "log-verossimilhança {ll}, p corrigido {p}\nLog Ratio {lr}, %DIFF {diff}",
            "corrections": {"benjamini_hochberg": "correção de Benjamini-Hochberg", "holm": "correção de Holm",
                            "bonferroni": "correção de Bonferroni", "none": "sem correção"},
-           "undefined": "indefinido (ausente da referência)"},
+           "undefined": "indefinido (ausente da referência)",
+           "empty": "Nenhum termo é palavra-chave com este alfa e esta correção."},
 }
 REFERENCES = {  # keyness's default reference labels: (name, "in" + name) in each language
     "en": {"rest": ("the rest", "in the rest"), "reference text": ("the reference text", "in the reference text"),
@@ -155,10 +160,6 @@ def build_chart(data: KeynessResult, config: dict[str, Any], language: str, sour
     comparison = pick(data, config["comparison"])
     reference, in_reference = reference_names(language, comparison.reference)
     measure, top = config["measure"], config["top_n"]
-    if not comparison.positive and not comparison.negative:
-        raise InputError(f"nothing to draw: no keyword in the comparison {comparison.target!r} vs "
-                         f"{comparison.reference!r} (lower min_frequency or raise alpha in keyness)",
-                         {"artefact": ARTEFACT})
 
     def bar(keyword: Keyword, positive: bool) -> Bar:
         value = keyword.log_ratio if measure == "log_ratio" else keyword.log_likelihood * (1 if positive else -1)
@@ -179,6 +180,8 @@ def build_chart(data: KeynessResult, config: dict[str, Any], language: str, sour
                                 alpha=f"{data.alpha:g}", target_tokens=comparison.target_tokens,
                                 reference_tokens=comparison.reference_tokens)
     title = config["title"] or titled(words["title"].format(target=comparison.target, reference=reference), source)
+    if not positive and not negative:
+        note = f"{words['empty']} {note}"
     return Chart(title=title, axis=words[measure], bars=positive + negative[::-1],
                  legend=[(words["more"].format(where=IN[language].format(name=comparison.target)), POSITIVE),
                          (words["more"].format(where=in_reference), NEGATIVE)],

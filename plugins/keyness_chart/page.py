@@ -7,6 +7,8 @@ from . import NEGATIVE, POSITIVE, Chart
 
 
 def html_chart(chart: Chart) -> str:
+    if not chart.bars:
+        return html_page(chart.title, "", legend_items=chart.legend, note=chart.note)
     series = Series(name="keywords", values=[b.value for b in chart.bars], color=POSITIVE,
                     colors=[POSITIVE if b.positive else NEGATIVE for b in chart.bars], tips=[b.tip for b in chart.bars])
     svg = bar_chart([b.term for b in chart.bars], [series], width=chart.width, height=chart.height, horizontal=True,

@@ -19,6 +19,9 @@ def plot(chart: Chart, fmt: str) -> bytes:
         axes.grid(axis="x", color="#e3e3e3")
         axes.set_axisbelow(True)
         axes.set_xlabel(chart.axis)
+        if not chart.bars:
+            axes.set_xlim(-1, 1)
+            axes.set_yticks([])
         axes.legend(handles=[Patch(color=color, label=label) for label, color in chart.legend], frameon=False,
                     fontsize="small", loc="lower right")
         axes.set_title(chart.title, fontsize="medium")

@@ -84,14 +84,25 @@ def test_measure_comparison_and_title(harness: PluginHarness, keyness: dict[str,
     ({"keyness": {"comparisons": "x"}}, {}, "keyness.comparisons"),
     ({"keyness": {"comparisons": []}}, {}, "empty"),
     (None, {"comparison": "Nobody"}, "Nobody"),
-    ({"keyness": {"comparisons": [{"target": "a", "reference": "b", "positive": [], "negative": []}]}}, {},
-     "no keyword"),
 ])
 def test_unusable_input_is_invalid_params(harness: PluginHarness, keyness: dict[str, Any], inputs: Any,
                                           config: dict, named: str) -> None:
     with pytest.raises(InvalidParams) as caught:
         harness.run(SOURCE, config, {"keyness": keyness} if inputs is None else inputs)
     assert named in caught.value.message
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg", "html"])
+def test_a_comparison_without_keywords_says_so(harness: PluginHarness, fmt: str) -> None:
+    empty = {"comparisons": [{"target": "Ana", "reference": "rest", "positive": [], "negative": [], "tested": 27}],
+             "language": "en", "correction": "holm"}
+    figure = harness.run(SOURCE, {"format": fmt}, {"keyness": empty})
+    if fmt == "png":
+        assert png_size(figure.data) == (900, 600)
+    else:
+        text = figure.data.decode("utf-8")
+        assert "No term is a keyword at this alpha and correction." in text
+        assert "27 terms tested, Holm correction" in text and 'class="mark"' not in text
 
 
 def test_runs_as_a_real_process(keyness: dict[str, Any]) -> None:
