@@ -7,12 +7,13 @@ the rest agree on what a word is and on the totals they report.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from collections import Counter
+from typing import Iterable, NamedTuple
 
 from qualia.plugin_sdk import Document
 from qualia.plugin_sdk.text import WORD_PATTERN, detect_language, tokenize
 
-__all__ = ["Piece", "Span", "pieces", "resolve_language", "sentences", "spans", "tokenize"]
+__all__ = ["Piece", "Span", "count_words", "pieces", "resolve_language", "sentences", "spans", "tokenize"]
 
 # A sentence ends at . ! ? … (any run of them) followed by a space or the end of the text.
 SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+")
@@ -46,6 +47,23 @@ def pieces(document: Document) -> list[Piece]:
 def spans(text: str) -> list[Span]:
     """Word tokens with offsets; lowercasing never changes offsets here because it is done per token."""
     return [Span(m.group().lower(), m.start(), m.end()) for m in WORD_PATTERN.finditer(text)]
+
+
+def count_words(texts: Iterable[str]) -> Counter[str]:
+    """Word counts of `texts`, the same as counting `tokenize(text)`, about twice as fast on large texts.
+
+    A word never spans whitespace, so the distinct whitespace-separated chunks are tokenized once each
+    and their words counted as often as the chunk occurs (a corpus repeats its chunks a lot).
+    """
+    chunks: Counter[str] = Counter()
+    for text in texts:
+        chunks.update(text.lower().split())
+    counts: Counter[str] = Counter()
+    findall = WORD_PATTERN.findall
+    for chunk, times in chunks.items():
+        for word in findall(chunk):
+            counts[word] += times
+    return counts
 
 
 def sentences(text: str) -> list[str]:

@@ -53,7 +53,7 @@ import msgspec
 from qualia.plugin_sdk import AnalyzerPlugin, Document, InputError
 from qualia.plugins._text.lemmas import lemmatizer
 from qualia.plugins._text.stopwords import stopwords
-from qualia.plugins._text.tokens import pieces, resolve_language, tokenize
+from qualia.plugins._text.tokens import count_words, pieces, resolve_language
 
 from .measures import adjust, log_likelihood, log_ratio, p_value, percent_diff
 
@@ -73,7 +73,7 @@ class Frequencies(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def count(texts: list[str], lemma: Any) -> tuple[int, Counter[str]]:
-    words = Counter(word for text in texts for word in tokenize(text))
+    words = count_words(texts)
     total = sum(words.values())
     return total, (lemma.counts(words) if lemma else words)
 
@@ -148,27 +148,32 @@ def compare(target: Counts, reference: Counts, config: dict[str, Any], skip: fro
     if c == 0 or d == 0:
         empty = target.label if c == 0 else reference.label
         raise InputError(f"nothing to compare: {empty!r} has no words", {"key": "reference_text"})
-    terms = [term for term in target.terms.keys() | reference.terms.keys()
-             if target.terms[term] + reference.terms[term] >= config["min_frequency"] and term not in skip]
-    terms.sort()  # stable order: ties rank alphabetically
-    rows = []
-    for term in terms:
-        a, b = target.terms[term], reference.terms[term]
-        ll = log_likelihood(a, b, c, d)
-        rows.append({"term": term, "target_count": a, "reference_count": b,
-                     "target_per_million": round(a * 1e6 / c, 2), "reference_per_million": round(b * 1e6 / d, 2),
-                     "log_likelihood": ll, "p": p_value(ll), "log_ratio": log_ratio(a, b, c, d),
-                     "percent_diff": percent_diff(a, b, c, d)})
-    for row, adjusted in zip(rows, adjust([row["p"] for row in rows], config["correction"])):
-        row["p_adjusted"] = adjusted
-    keywords = [row for row in rows
-                if row["p_adjusted"] < config["alpha"] and abs(row["log_ratio"]) >= config["min_log_ratio"]]
+    a_of, b_of, minimum = target.terms, reference.terms, config["min_frequency"]
+    terms = sorted(term for term in a_of.keys() | b_of.keys()  # sorted: ties rank alphabetically
+                   if a_of[term] + b_of[term] >= minimum and term not in skip)
+    # Statistics for every tested term (the correction needs all p-values); rows only for the keywords.
+    scores = [log_likelihood(a_of[term], b_of[term], c, d) for term in terms]
+    p_values = [p_value(ll) for ll in scores]
+    adjusted = adjust(p_values, config["correction"])
+    alpha, min_ratio = config["alpha"], config["min_log_ratio"]
+    keywords = []
+    for index, term in enumerate(terms):
+        if adjusted[index] >= alpha:
+            continue
+        a, b = a_of[term], b_of[term]
+        ratio = log_ratio(a, b, c, d)
+        if abs(ratio) < min_ratio:
+            continue
+        keywords.append({"term": term, "target_count": a, "reference_count": b,
+                         "target_per_million": round(a * 1e6 / c, 2), "reference_per_million": round(b * 1e6 / d, 2),
+                         "log_likelihood": scores[index], "p": p_values[index], "p_adjusted": adjusted[index],
+                         "log_ratio": ratio, "percent_diff": percent_diff(a, b, c, d)})
     keywords.sort(key=lambda row: -row["log_likelihood"])
     positive = [row for row in keywords if row["log_ratio"] > 0]
     negative = [row for row in keywords if row["log_ratio"] < 0]
     top = config["top_n"]
     return {"target": target.label, "reference": reference.label, "target_tokens": c, "reference_tokens": d,
-            "tested": len(rows), "positive_total": len(positive), "negative_total": len(negative),
+            "tested": len(terms), "positive_total": len(positive), "negative_total": len(negative),
             "positive": [rounded(row) for row in positive[:top]], "negative": [rounded(row) for row in negative[:top]]}
 
 

@@ -1,8 +1,13 @@
 """qualia.plugins._text.tokens: words with offsets, pieces, sentences and the analysis language."""
 from __future__ import annotations
 
+from collections import Counter
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from qualia.plugin_sdk import Document, Segment
-from qualia.plugins._text.tokens import Piece, pieces, resolve_language, sentences, spans
+from qualia.plugins._text.tokens import Piece, count_words, pieces, resolve_language, sentences, spans, tokenize
 
 
 def test_spans_are_lowercased_words_with_offsets_into_the_original() -> None:
@@ -30,3 +35,11 @@ def test_language_comes_from_config_then_document_then_the_text() -> None:
     assert resolve_language("auto", Document(text="the cat", language="pt")) == "pt"
     assert resolve_language("auto", Document(text="", segments=[Segment(text="o gato não é do cão")])) == "pt"
     assert resolve_language("auto", Document(text="the cat is not the dog")) == "en"
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from("ab çÃ-'’\n\t.,1_x—"), max_size=30), max_size=5))
+def test_count_words_counts_exactly_the_tokens(texts: list[str]) -> None:
+    expected: Counter[str] = Counter()
+    for text in texts:
+        expected.update(tokenize(text))
+    assert count_words(texts) == expected
