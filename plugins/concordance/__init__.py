@@ -30,10 +30,11 @@ regular expression, `lemmas` with `match = regex`.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
-from typing import Any, Callable, Iterator
+from bisect import bisect_left, bisect_right
+from typing import Any, Callable
 
 from qualia.plugin_sdk import AnalyzerPlugin, Document, InputError
+from qualia.plugin_sdk.text import WORD_PATTERN
 from qualia.plugins._text.lemmas import lemmatizer
 from qualia.plugins._text.tokens import Piece, Span, pieces, resolve_language, spans, tokenize
 
@@ -64,32 +65,48 @@ class Query:
     def _form(self, text: str, span: Span) -> str:
         return text[span.start:span.end] if self.case_sensitive else span.word
 
-    def hits(self, text: str, words: list[Span]) -> Iterator[tuple[int, int]]:
+    def hits(self, text: str) -> tuple[list[tuple[int, int]], list[Span]]:
+        """(start, end) of each hit in `text`, and the text's word spans (built only when there is a hit)."""
         if self.match == "regex":
-            for found in self.pattern.finditer(text):
-                if found.end() > found.start():  # an empty match marks no text
-                    yield found.start(), found.end()
-            return
-        n = len(self.keys)
-        keys = [self.key(self._form(text, s)) for s in words]
+            found = [(m.start(), m.end()) for m in self.pattern.finditer(text) if m.end() > m.start()]
+            return found, spans(text) if found else []
         first = self.keys[0]
-        for i in range(len(keys) - n + 1):
-            if keys[i] == first and keys[i:i + n] == self.keys:
-                yield words[i].start, words[i + n - 1].end
+        if not self.lemmas and first not in (text if self.case_sensitive else text.lower()):
+            return [], []  # most pieces: the word is not even a substring
+        words = spans(text)
+        if self.lemmas or self.case_sensitive:
+            keys = [self.key(self._form(text, s)) for s in words]
+        else:
+            keys = [s.word for s in words]
+        n, i, found = len(self.keys), -1, []
+        while True:
+            try:
+                i = keys.index(first, i + 1)  # jump to the next candidate at C speed
+            except ValueError:
+                return found, words
+            if keys[i:i + n] == self.keys:
+                found.append((words[i].start, words[i + n - 1].end))
 
     def describe(self) -> dict[str, Any]:
         return {"word": self.word, "match": self.match, "lemmas": self.lemmas, "case_sensitive": self.case_sensitive,
                 **({"lemma_keys": self.keys} if self.match == "word" and self.lemmas else {})}
 
 
-def context(text: str, words: list[Span], start: int, end: int, left: int, right: int) -> tuple[str, str]:
+class Words:
+    """A piece's word spans with their start and end offsets, for finding the context of a hit."""
+
+    def __init__(self, spans: list[Span]) -> None:
+        self.spans = spans
+        self.starts = [s.start for s in spans]
+        self.ends = [s.end for s in spans]
+
+
+def context(text: str, words: Words, start: int, end: int, left: int, right: int) -> tuple[str, str]:
     """The original text of up to `left` words before [start, end) and `right` words after it."""
-    first_after = bisect_left(words, start, key=lambda s: s.end)  # words ending before `start` come first
-    while first_after < len(words) and words[first_after].end <= start:
-        first_after += 1
-    before = words[max(0, first_after - left):first_after] if left else []
-    following = bisect_left(words, end, key=lambda s: s.start)
-    after = words[following:following + right] if right else []
+    ended = bisect_right(words.ends, start)  # words ending at or before `start`
+    before = words.spans[max(0, ended - left):ended] if left else []
+    following = bisect_left(words.starts, end)  # the first word starting at or after `end`
+    after = words.spans[following:following + right] if right else []
     left_text = text[before[0].start:start] if before else ""
     right_text = text[end:after[-1].end] if after else ""
     return " ".join(left_text.split()), " ".join(right_text.split())
@@ -119,15 +136,16 @@ class Concordance(AnalyzerPlugin):
         hits_by_speaker: dict[str, int] = {}
         total_words = 0
         for piece in pieces(document):
-            words = spans(piece.text)
-            total_words += len(words)
-            found = 0
-            for start, end in query.hits(piece.text, words):
-                lines.append(self._line(piece, words, start, end, config, len(lines)))
-                found += 1
+            count = len(WORD_PATTERN.findall(piece.text))  # the same words as spans(), at C speed
+            total_words += count
+            found, words = query.hits(piece.text)
+            if found:
+                indexed = Words(words)
+                lines.extend(self._line(piece, indexed, start, end, config, len(lines) + number)
+                             for number, (start, end) in enumerate(found))
             if piece.speaker is not None:
-                words_by_speaker[piece.speaker] = words_by_speaker.get(piece.speaker, 0) + len(words)
-                hits_by_speaker[piece.speaker] = hits_by_speaker.get(piece.speaker, 0) + found
+                words_by_speaker[piece.speaker] = words_by_speaker.get(piece.speaker, 0) + count
+                hits_by_speaker[piece.speaker] = hits_by_speaker.get(piece.speaker, 0) + len(found)
         lines.sort(key=sort_key(config["sort"]))
         shown = lines[: config["max_lines"]]
         for line in shown:
@@ -140,7 +158,7 @@ class Concordance(AnalyzerPlugin):
                 "truncated": len(lines) > len(shown), "lines": shown, "speakers": speakers}
 
     @staticmethod
-    def _line(piece: Piece, words: list[Span], start: int, end: int, config: dict[str, Any],
+    def _line(piece: Piece, words: Words, start: int, end: int, config: dict[str, Any],
               order: int) -> dict[str, Any]:
         left, right = context(piece.text, words, start, end, config["left"], config["right"])
         return {"segment": piece.index, "speaker": piece.speaker, "start": piece.start, "left": left,

@@ -67,7 +67,7 @@ class Counts(NamedTuple):
     terms: Counter[str]
 
 
-class Frequencies(msgspec.Struct, forbid_unknown_fields=True):
+class Frequencies(msgspec.Struct):
     frequencies: dict[str, int]
     total: int | None = None
 

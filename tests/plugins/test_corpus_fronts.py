@@ -138,3 +138,33 @@ async def test_api_figures_of_the_new_visualizers(serve) -> None:  # noqa: F811
             "text": VTT, "clean": True, "format": "png",
             "configs": {"keyness": {"min_frequency": 1, "correction": "none", "alpha": 0.5}}}) as r:
         assert r.status == 200 and (await r.read()).startswith(b"\x89PNG")
+
+
+def test_reference_frequencies_script_feeds_keyness(tmp_path: Path) -> None:
+    """The document-against-the-rest-of-the-corpus path: count the corpus once, send the counts as config."""
+    from qualia.plugin_sdk import Document
+    from qualia.plugin_sdk.testing import PluginHarness
+    from qualia.plugin_sdk.text import tokenize
+    from qualia.plugins.keyness import Keyness
+    from qualia.plugins.teams_cleaner import TeamsCleaner
+
+    corpus = ["examples/transcripts/teams_en.vtt", "examples/transcripts/zoom_en.vtt"]
+    out = tmp_path / "reference.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUALIA_")}
+    done = subprocess.run([sys.executable, "scripts/reference_frequencies.py", *corpus, "--clean", "-o", str(out)],
+                          cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    reference = json.loads(out.read_text(encoding="utf-8"))
+    cleaner = PluginHarness(TeamsCleaner)
+    words = [w for path in corpus
+             for segment in cleaner.run(Document(text=(PROJECT / path).read_text(encoding="utf-8"))).segments
+             for w in tokenize(segment.text)]
+    assert reference["total"] == len(words) and sum(reference["frequencies"].values()) == len(words)
+    assert reference["frequencies"]["tutorial"] == words.count("tutorial")
+    target = Document(text=(PROJECT / "examples/transcripts/survey_answers_en.txt").read_text(encoding="utf-8"))
+    [comparison] = PluginHarness(Keyness).run(target, {"reference_frequencies": reference, "min_frequency": 1,
+                                                       "correction": "none"})["comparisons"]
+    assert comparison["reference"] == "reference corpus" and comparison["reference_tokens"] == len(words)
+    missing = subprocess.run([sys.executable, "scripts/reference_frequencies.py", "no/such/file.txt"], cwd=PROJECT,
+                             env=env, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "no/such/file.txt" in missing.stderr
