@@ -18,13 +18,13 @@ from qualia.plugin_sdk import protocol as p
 from qualia.plugin_sdk.document import Document
 from qualia.plugin_sdk.manifest import Manifest
 
-from .errors import BadRequest, InvalidConfig, QualiaError, UnknownPlugin
+from .errors import BadRequest, CallerError, InvalidConfig, QualiaError, UnknownPlugin
 from .resolver import resolve_order
 
 CLEANER_ID = "teams_cleaner"
 
 
-class PipelineError(QualiaError):
+class PipelineError(CallerError):
     """A pipeline that cannot run as written; the message names the step."""
 
     status = 422

@@ -255,10 +255,10 @@ class JobRunner:
             raise
         except Unavailable as exc:
             self._retry_later(job, exc)
+        except JobStoreError as exc:  # the store itself failed: the job's record cannot take an outcome
+            log.error("job %s: %s", job.id, exc)
         except QualiaError as exc:
             self._end(job, "failed", error_body(exc))
-        except JobStoreError as exc:
-            log.error("job %s: %s", job.id, exc)
         except Exception as exc:
             log.exception("job %s failed unexpectedly", job.id)
             self._end(job, "failed", {"code": "internal_error", "message": f"internal error: {exc!r}",

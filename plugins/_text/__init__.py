@@ -1,7 +1,8 @@
-"""Text helpers shared by the bundled analyzers (not a plugin: no plugin.toml, so discovery skips it).
+"""Helpers shared by the bundled plugins (not part of the plugin contract; outside plugins use plugin_sdk).
 
-`tokens`: word tokens with their offsets, a document's pieces (segments or the
-whole text), sentences, the analysis language; `lemmas`: the simplemma wrapper
-behind every `lemmas = true` option; `stopwords`: the stopwords-iso lists. Not
-part of the SDK: outside plugin authors pick their own text tools.
+No plugin.toml, so discovery skips this folder. `language`: lingua-based
+language identification per document and segment; `tokens`: word tokens with
+their offsets, a document's pieces (segments or the whole text), sentences, the
+analysis language; `lemmas`: the simplemma wrapper behind every `lemmas = true`
+option; `stopwords`: the stopwords-iso lists.
 """

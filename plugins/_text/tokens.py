@@ -11,7 +11,9 @@ from collections import Counter
 from typing import Iterable, NamedTuple
 
 from qualia.plugin_sdk import Document
-from qualia.plugin_sdk.text import WORD_PATTERN, detect_language, tokenize
+from qualia.plugin_sdk.text import WORD_PATTERN, tokenize
+
+from .language import detect
 
 __all__ = ["Piece", "Span", "count_words", "pieces", "resolve_language", "sentences", "spans", "tokenize"]
 
@@ -72,10 +74,12 @@ def sentences(text: str) -> list[str]:
 
 
 def resolve_language(choice: str, document: Document) -> str:
-    """`pt` or `en`: the configured one, else the document's, else detected from its text."""
+    """`pt` or `en`: the configured one, else the document's, else detected from its text (lingua, as
+    word_frequency does: English when the detection is weak or another language)."""
     if choice in ("pt", "en"):
         return choice
     if document.language in ("pt", "en"):
         return document.language
-    text = document.text or " ".join(segment.text for segment in document.segments or [])
-    return detect_language(text)
+    text = document.text if document.text.strip() else "\n".join(s.text for s in document.segments or [])
+    found = detect(text)
+    return found.language if found.supported and not found.weak else "en"
