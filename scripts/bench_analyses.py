@@ -2,7 +2,8 @@
 """The corpus-linguistics plugins through the kernel: cold start and warm latency on a 50 KB transcript,
 and keyness over a 1-million-word corpus.
 
-Warm = the plugin process already running, the cache bypassed: what a second call costs. The 50 KB
+Warm = the plugin process already running, the cache bypassed: what a second call costs. RSS is the
+plugin process's resident memory after its runs (a plugin runs several cases: lemmas load into it). The 50 KB
 transcript comes from scripts/make_corpus.py (deterministic), cleaned by teams_cleaner; the corpus is
 a seeded Zipf sample over 50,000 synthetic word types (so the type count is realistic, unlike the small
 vocabulary of the samples), 100,000 words of target and 900,000 of reference, sent as a reference text
@@ -25,6 +26,8 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -66,6 +69,18 @@ def corpus() -> tuple[str, str, dict[str, Any]]:
     return lines(target_words), reference_text, {"total": sum(counts.values()), "frequencies": dict(counts)}
 
 
+def rss_mib(kernel: Kernel, plugin_id: str) -> float:
+    """Resident memory of the plugin's process now (after its runs)."""
+    status = kernel.plugin_status(plugin_id)
+    best = 0.0
+    for proc in status.processes if status else []:
+        try:
+            best = max(best, psutil.Process(proc.pid).memory_info().rss / 2**20)
+        except psutil.Error:
+            continue
+    return best
+
+
 async def timed(kernel: Kernel, plugin: str, document: Document, config: dict[str, Any],
                 inputs: dict[str, Any] | None = None) -> float:
     start = time.perf_counter()
@@ -77,7 +92,7 @@ async def bench(repeat: int) -> None:
     home = Path(tempfile.mkdtemp(prefix="qualia-bench-analyses-"))
     settings = Settings(home=home, use_entry_points=False)
     raw = transcript(home)
-    rows: list[tuple[str, float, float, float]] = []
+    rows: list[tuple[str, float, float, float, float]] = []
     async with Kernel(settings) as kernel:
         document = (await kernel.run("teams_cleaner", raw, use_cache=False)).document
         assert document is not None and document.segments
@@ -109,7 +124,8 @@ async def bench(repeat: int) -> None:
             if needs is None and plugin not in results:
                 results[plugin] = (await kernel.run(plugin, document, config, use_cache=False)).result
             warm.sort()
-            rows.append((label, cold, statistics.median(warm), warm[max(0, int(len(warm) * 0.95) - 1)]))
+            rows.append((label, cold, statistics.median(warm), warm[max(0, int(len(warm) * 0.95) - 1)],
+                         rss_mib(kernel, plugin)))
 
         target, reference_text, reference_counts = corpus()
         target_doc = Document(id="target", text=target)
@@ -124,9 +140,9 @@ async def bench(repeat: int) -> None:
             runs = sorted([await timed(kernel, "keyness", target_doc, config) for _ in range(max(3, repeat // 4))])
             big.append((label, first, statistics.median(runs)))
 
-    print(f"\n{'plugin (50 KB transcript)':34} {'cold ms':>9} {'warm ms':>9} {'p95 ms':>8}")
-    for label, cold, warm, p95 in rows:
-        print(f"{label:34} {cold * 1000:9.1f} {warm * 1000:9.2f} {p95 * 1000:8.2f}")
+    print(f"\n{'plugin (50 KB transcript)':34} {'cold ms':>9} {'warm ms':>9} {'p95 ms':>8} {'RSS MiB':>8}")
+    for label, cold, warm, p95, rss in rows:
+        print(f"{label:34} {cold * 1000:9.1f} {warm * 1000:9.2f} {p95 * 1000:8.2f} {rss:8.1f}")
     print(f"\n{'keyness over 1,000,000 words':44} {'first s':>8} {'warm s':>8}")
     for label, first, warm in big:
         print(f"{label:44} {first:8.3f} {warm:8.3f}")

@@ -30,7 +30,8 @@ Errors (-32602): a `word` of more than one word.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable
+from itertools import chain
+from typing import Any
 
 from qualia.plugin_sdk import AnalyzerPlugin, Document, InputError
 from qualia.plugins._text.stopwords import stopwords
@@ -47,21 +48,29 @@ def rounded(scores: Scores) -> dict[str, Any]:
             "p": float(f"{scores.p:.4g}"), "log_dice": round(scores.log_dice, DIGITS)}
 
 
-def collocates(texts: list[list[str]], node: str, left: int, right: int, min_frequency: int,
+def window(text: list[str], node: str, left: int, right: int) -> Counter[str] | None:
+    """Words at the positions around `node` in one text (each position once, the node left out)."""
+    if node not in text:  # most segments: a C-speed membership test
+        return None
+    positions: set[int] = set()
+    for i, word in enumerate(text):
+        if word == node:
+            positions.update(range(max(0, i - left), min(len(text), i + right + 1)))
+    return Counter(text[i] for i in positions if text[i] != node)
+
+
+def collocates(texts: list[list[str]], windows: list[Counter[str] | None], node: str, min_frequency: int,
                skip: frozenset[str]) -> tuple[int, int, list[dict[str, Any]]]:
-    """Tokens, node frequency and the unranked collocate rows of `node` in `texts` (token lists)."""
-    tokens = Counter(word for text in texts for word in text)
+    """Tokens, node frequency and the unranked collocate rows of `node` in `texts` (token lists), given each
+    text's window counts."""
+    tokens = Counter(chain.from_iterable(texts))
     f_node = tokens[node]
     in_window: Counter[str] = Counter()
-    for text in texts:
-        nodes = [i for i, word in enumerate(text) if word == node]
-        if not nodes:
-            continue
-        window: set[int] = set()
-        for i in nodes:
-            window.update(range(max(0, i - left), min(len(text), i + right + 1)))
-        in_window.update(text[i] for i in window if text[i] != node)
-    n = sum(tokens.values()) - f_node  # every position that is not the node
+    for counts in windows:
+        if counts:
+            in_window.update(counts)
+    total = sum(tokens.values())
+    n = total - f_node  # every position that is not the node
     r1 = sum(in_window.values())
     rows = []
     for word, o11 in in_window.items():
@@ -69,7 +78,7 @@ def collocates(texts: list[list[str]], node: str, left: int, right: int, min_fre
             continue
         rows.append({"collocate": word, "collocate_frequency": tokens[word],
                      **rounded(score(o11, r1, tokens[word], n, f_node, tokens[word]))})
-    return sum(tokens.values()), f_node, rows
+    return total, f_node, rows
 
 
 def bigrams(texts: list[list[str]], min_frequency: int, alpha: float, skip: frozenset[str]) -> list[dict[str, Any]]:
@@ -107,33 +116,29 @@ class Collocations(AnalyzerPlugin):
         node = node_words[0] if node_words else ""
         language = resolve_language(config["language"], document)
         skip = stopwords(language) if config["remove_stopwords"] else frozenset()
-        by_speaker: dict[str, list[list[str]]] = {}
+        left, right, minimum, by = config["left"], config["right"], config["min_frequency"], config["sort_by"]
+        by_speaker: dict[str, list[int]] = {}
         texts = []
         for piece in pieces(document):
-            words = tokenize(piece.text)
-            texts.append(words)
+            texts.append(tokenize(piece.text))
             if piece.speaker is not None:
-                by_speaker.setdefault(piece.speaker, []).append(words)
-        left, right, minimum, by = config["left"], config["right"], config["min_frequency"], config["sort_by"]
+                by_speaker.setdefault(piece.speaker, []).append(len(texts) - 1)
+        windows = [window(text, node, left, right) for text in texts] if node else []
         result: dict[str, Any] = {"language": language, "word": node, "window": {"left": left, "right": right},
                                   "min_frequency": minimum, "sort_by": by, "tokens": sum(map(len, texts))}
         if node:
-            _, f_node, rows = collocates(texts, node, left, right, minimum, skip)
+            _, f_node, rows = collocates(texts, windows, node, minimum, skip)
             result["node_frequency"] = f_node
             result["collocates"] = ranked(rows, by, config["top_n"])
         if config["bigrams"]:
             result["bigrams"] = bigrams(texts, minimum, config["alpha"], skip)[: config["top_n"]]
         if node and config["per_speaker"]:
-            result["speakers"] = dict(self._per_speaker(by_speaker.items(), node, config, skip))
+            result["speakers"] = {}
+            for speaker, indexes in by_speaker.items():
+                tokens, f_node, rows = collocates([texts[i] for i in indexes], [windows[i] for i in indexes], node,
+                                                  minimum, skip)
+                result["speakers"][speaker] = {"tokens": tokens, "node_frequency": f_node,
+                                               "collocates": ranked(rows, by, config["top_n_per_speaker"])}
         result["method"] = ("window co-occurrence as a 2x2 table (Evert 2008); MI (Church & Hanks 1990), t-score "
                             "(Church et al. 1991), log-likelihood G2 (Dunning 1993), log-Dice (Rychly 2008)")
         return result
-
-    @staticmethod
-    def _per_speaker(groups: Iterable[tuple[str, list[list[str]]]], node: str, config: dict[str, Any],
-                     skip: frozenset[str]) -> Iterable[tuple[str, dict[str, Any]]]:
-        for speaker, texts in groups:
-            tokens, f_node, rows = collocates(texts, node, config["left"], config["right"], config["min_frequency"],
-                                              skip)
-            yield speaker, {"tokens": tokens, "node_frequency": f_node,
-                            "collocates": ranked(rows, config["sort_by"], config["top_n_per_speaker"])}

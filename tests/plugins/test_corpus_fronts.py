@@ -56,7 +56,7 @@ def test_cli_bad_parameters_name_the_key(tmp_path: Path) -> None:
     done = qualia("analyze", CHAT_PT, "-p", "collocations", "-P", "sort_by=magic", home=tmp_path)
     assert done.returncode == 2 and "sort_by" in done.stderr and done.stdout == ""
     missing = qualia("analyze", CHAT_PT, "-p", "concordance", home=tmp_path)
-    assert missing.returncode != 0 and "`word`" in missing.stderr and "Traceback" not in missing.stderr
+    assert missing.returncode == 2 and "`word`" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_example_pipeline_runs_every_new_plugin(tmp_path: Path) -> None:

@@ -110,3 +110,33 @@ def test_runs_as_a_real_process(document: Document) -> None:
     answers = converse(ROOT / "plugins" / "kwic_view", [
         {"document": {"text": ""}, "config": {}, "inputs": {"concordance": concordance(document)}}])
     assert answers[1]["result"]["media_type"].startswith("text/html")
+
+
+async def test_the_sort_buttons_reorder_the_rows_in_a_browser(document: Document, tmp_path) -> None:
+    """Debian's headless Chromium (as the dashboard test) clicks the buttons; the rows follow their keys."""
+    from tests.kernel.server.test_monitor_browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+
+    async_playwright = require_browser()
+    result = concordance(document, sort="position")
+    page_file = tmp_path / "kwic.html"
+    page_file.write_text(page_of(document, result), encoding="utf-8")
+    rows_js = """() => Array.from(document.querySelectorAll("table.kwic tbody tr")).map(
+        r => [Number(r.dataset.order), r.dataset.left, r.dataset.right])"""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(page_file.as_uri())
+            initial = await page.evaluate(rows_js)
+            assert [order for order, _, _ in initial] == list(range(len(initial)))  # text order
+            await page.click('button[value="right"]')
+            by_right = await page.evaluate(rows_js)
+            assert [(right, order) for order, _, right in by_right] == sorted((r, o) for o, _, r in initial)
+            assert await page.get_attribute('button[value="right"]', "aria-pressed") == "true"
+            await page.click('button[value="left"]')
+            by_left = await page.evaluate(rows_js)
+            assert [(left, order) for order, left, _ in by_left] == sorted((l, o) for o, l, _ in initial)
+            await page.click('button[value="order"]')
+            assert await page.evaluate(rows_js) == initial
+        finally:
+            await browser.close()
