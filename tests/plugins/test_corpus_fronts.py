@@ -151,7 +151,7 @@ def test_reference_frequencies_script_feeds_keyness(tmp_path: Path) -> None:
     corpus = ["examples/transcripts/teams_en.vtt", "examples/transcripts/zoom_en.vtt"]
     out = tmp_path / "reference.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUALIA_")}
-    done = subprocess.run([sys.executable, "scripts/reference_frequencies.py", *corpus, "--clean", "-o", str(out)],
+    done = subprocess.run([sys.executable, "scripts/reference_frequencies.py", *corpus, "-o", str(out)],
                           cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     reference = json.loads(out.read_text(encoding="utf-8"))
@@ -161,6 +161,11 @@ def test_reference_frequencies_script_feeds_keyness(tmp_path: Path) -> None:
              for w in tokenize(segment.text)]
     assert reference["total"] == len(words) and sum(reference["frequencies"].values()) == len(words)
     assert reference["frequencies"]["tutorial"] == words.count("tutorial")
+    assert reference["source"]["cleaned"] == 2  # both are transcripts: parsed first, as every analysis does
+    raw = subprocess.run([sys.executable, "scripts/reference_frequencies.py", *corpus, "--raw"], cwd=PROJECT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert raw.returncode == 0, raw.stderr
+    assert json.loads(raw.stdout)["total"] > len(words)  # speaker names and "WEBVTT" counted too
     target = Document(text=(PROJECT / "examples/transcripts/survey_answers_en.txt").read_text(encoding="utf-8"))
     [comparison] = PluginHarness(Keyness).run(target, {"reference_frequencies": reference, "min_frequency": 1,
                                                        "correction": "none"})["comparisons"]
