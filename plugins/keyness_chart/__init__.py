@@ -3,13 +3,13 @@
 | parameter | type | default | meaning |
 | --- | --- | --- | --- |
 | format | string | png | png, svg or html |
-| comparison | string | "" | the target to draw (a speaker's name, ...); empty: the first comparison |
+| comparison | string | "" | the target to draw (a speaker's name, ...); empty: the first comparison; `all`: a panel each |
 | measure | string | log_ratio | log_ratio (effect size) or log_likelihood (signed: negative keywords to the left) |
 | top_n | integer 1-100 | 15 | keywords per side |
 | language | string | auto | labels in pt or en; auto follows the analysis |
 | source | string | "" | named in the title; empty: the document's file name or id |
 | title | string | "" | overrides the automatic title |
-| width, height | integer | 900, 600 | pixels |
+| width, height | integer | 900, 600 | pixels (height of each panel) |
 
 Positive keywords (relatively more frequent in the target) point right in
 blue, negative ones (more frequent in the reference) left in vermillion
@@ -36,9 +36,11 @@ from qualia.plugin_sdk.artefacts import read_input
 from qualia.plugins._charts.report import OKABE_ITO, label_language, source_name, titled
 
 ARTEFACT = "keyness"
+ALL = "all"  # `comparison = "all"`: a panel per comparison (unless a target is named "all")
 POSITIVE, NEGATIVE = OKABE_ITO["blue"], OKABE_ITO["vermillion"]
 LABELS = {
-    "en": {"title": "Keywords: {target} vs {reference}", "more": "more frequent {where}",
+    "en": {"title": "Keywords: {target} vs {reference}", "all": "Keywords of each comparison",
+           "shared": "Keywords: {correction}, alpha = {alpha}; each target against its reference.", "more": "more frequent {where}",
            "log_ratio": "Log Ratio (binary log of the ratio of relative frequencies)",
            "log_likelihood": "log-likelihood (negative keywords to the left)",
            "note": "{shown} of {keywords} keywords shown; {tested} terms tested, {correction}, "
@@ -49,7 +51,8 @@ LABELS = {
                            "bonferroni": "Bonferroni correction", "none": "no correction"},
            "undefined": "undefined (absent from the reference)",
            "empty": "No term is a keyword at this alpha and correction."},
-    "pt": {"title": "Palavras-chave: {target} × {reference}", "more": "mais frequente {where}",
+    "pt": {"title": "Palavras-chave: {target} × {reference}", "all": "Palavras-chave de cada comparação",
+           "shared": "Palavras-chave: {correction}, alfa = {alpha}; cada alvo contra a sua referência.", "more": "mais frequente {where}",
            "log_ratio": "Log Ratio (log₂ da razão entre frequências relativas)",
            "log_likelihood": "log-verossimilhança (palavras-chave negativas à esquerda)",
            "note": "{shown} de {keywords} palavras-chave; {tested} termos testados, {correction}, "
@@ -114,14 +117,23 @@ class Bar:
 
 
 @dataclass(frozen=True)
-class Chart:
-    title: str
-    axis: str
+class Panel:
+    """One comparison: its bars, legend and note."""
+
+    heading: str  # "Ana vs the rest": shown above the panel when a chart has several
     bars: list[Bar]  # positive first (largest on top), then negative (largest at the bottom)
     legend: list[tuple[str, str]]
     note: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    axis: str
+    panels: list[Panel]
     width: int
-    height: int
+    height: int  # of each panel
+    note: str = ""  # shared by every panel when there are several
 
 
 class KeynessChart(VisualizerPlugin):
@@ -139,16 +151,18 @@ class KeynessChart(VisualizerPlugin):
         return Figure.of_format(plot(chart, fmt), fmt)
 
 
-def pick(data: KeynessResult, wanted: str) -> Comparison:
+def pick(data: KeynessResult, wanted: str) -> list[Comparison]:
     if not data.comparisons:
         raise InputError(f"nothing to draw: {ARTEFACT}.comparisons is empty", {"artefact": ARTEFACT})
     if not wanted:
-        return data.comparisons[0]
-    for comparison in data.comparisons:
-        if comparison.target == wanted:
-            return comparison
-    raise InputError(f"`comparison` {wanted!r} is not among the targets {[c.target for c in data.comparisons]}",
-                     {"key": "comparison"})
+        return data.comparisons[:1]
+    chosen = [comparison for comparison in data.comparisons if comparison.target == wanted]
+    if chosen:
+        return chosen[:1]
+    if wanted == ALL:
+        return list(data.comparisons)
+    raise InputError(f"`comparison` {wanted!r} is not among the targets {[c.target for c in data.comparisons]} "
+                     f"(or {ALL!r})", {"key": "comparison"})
 
 
 def number(value: float, digits: int = 2) -> str:
@@ -157,7 +171,21 @@ def number(value: float, digits: int = 2) -> str:
 
 def build_chart(data: KeynessResult, config: dict[str, Any], language: str, source: str) -> Chart:
     words = LABELS[language]
-    comparison = pick(data, config["comparison"])
+    comparisons = pick(data, config["comparison"])
+    panels = [panel(comparison, data, config, language) for comparison in comparisons]
+    if len(comparisons) == 1:
+        reference, _ = reference_names(language, comparisons[0].reference)
+        heading = words["title"].format(target=comparisons[0].target, reference=reference)
+    else:
+        heading = words["all"]
+    note = "" if len(panels) == 1 else words["shared"].format(
+        correction=words["corrections"].get(data.correction, data.correction), alpha=f"{data.alpha:g}")
+    return Chart(title=config["title"] or titled(heading, source), axis=words[config["measure"]], panels=panels,
+                 width=config["width"], height=config["height"], note=note)
+
+
+def panel(comparison: Comparison, data: KeynessResult, config: dict[str, Any], language: str) -> Panel:
+    words = LABELS[language]
     reference, in_reference = reference_names(language, comparison.reference)
     measure, top = config["measure"], config["top_n"]
 
@@ -179,10 +207,10 @@ def build_chart(data: KeynessResult, config: dict[str, Any], language: str, sour
                                 correction=words["corrections"].get(data.correction, data.correction),
                                 alpha=f"{data.alpha:g}", target_tokens=comparison.target_tokens,
                                 reference_tokens=comparison.reference_tokens)
-    title = config["title"] or titled(words["title"].format(target=comparison.target, reference=reference), source)
     if not positive and not negative:
         note = f"{words['empty']} {note}"
-    return Chart(title=title, axis=words[measure], bars=positive + negative[::-1],
+    return Panel(heading=words["title"].format(target=comparison.target, reference=reference),
+                 bars=positive + negative[::-1],
                  legend=[(words["more"].format(where=IN[language].format(name=comparison.target)), POSITIVE),
                          (words["more"].format(where=in_reference), NEGATIVE)],
-                 note=note, width=config["width"], height=config["height"])
+                 note=note)

@@ -83,13 +83,31 @@ def test_measure_comparison_and_title(harness: PluginHarness, keyness: dict[str,
     ({}, {}, "keyness"),
     ({"keyness": {"comparisons": "x"}}, {}, "keyness.comparisons"),
     ({"keyness": {"comparisons": []}}, {}, "empty"),
-    (None, {"comparison": "Nobody"}, "Nobody"),
+    (None, {"comparison": "Nobody"}, "'all'"),
 ])
 def test_unusable_input_is_invalid_params(harness: PluginHarness, keyness: dict[str, Any], inputs: Any,
                                           config: dict, named: str) -> None:
     with pytest.raises(InvalidParams) as caught:
         harness.run(SOURCE, config, {"keyness": keyness} if inputs is None else inputs)
     assert named in caught.value.message
+
+
+def test_all_comparisons_as_stacked_panels(harness: PluginHarness, keyness: dict[str, Any]) -> None:
+    count = len(keyness["comparisons"])
+    assert count == 5  # four speakers and TRICKY, each against the rest
+    png = render(harness, keyness, comparison="all", width=600, height=300)
+    assert png_size(png.data) == (600, 300 * count)  # height is per panel
+    svg = render(harness, keyness, comparison="all", format="svg").data
+    texts = [element.text or "" for element in ET.fromstring(svg).iter(SVG_TEXT)]
+    assert "Palavras-chave de cada comparação — teams_pt.vtt" in texts
+    for comparison in keyness["comparisons"]:
+        assert f"Palavras-chave: {comparison['target']} × restante" in texts
+    page = render(harness, keyness, comparison="all", format="html", language="en").data.decode("utf-8")
+    assert page.count("<section>") == count and page.count("<svg") == count
+    assert "<title>Keywords of each comparison — teams_pt.vtt</title>" in page
+    assert "more frequent in Carlos Lima" in page and "more frequent in the rest" in page
+    assert "Keywords: no correction, alpha = 0.5; each target against its reference." in page
+    assert render(harness, keyness, comparison="all", format="svg").data == svg  # deterministic
 
 
 @pytest.mark.parametrize("fmt", ["png", "svg", "html"])
