@@ -153,6 +153,13 @@ class KernelStopped(Unavailable):
     code = "kernel_stopped"
 
 
+class PluginChanged(Unavailable):
+    """The plugin's files changed on disk since its manifest was loaded: it must be reloaded before it
+    starts again (the kernel does so and retries once; a caller sees this only if it changes again)."""
+
+    code = "plugin_changed"
+
+
 # ---- the service: webhooks and jobs (appended) ---------------------------------
 
 class Unauthorized(CallerError):

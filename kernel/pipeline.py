@@ -20,6 +20,7 @@ from qualia.plugin_sdk.manifest import Manifest
 
 from .errors import BadRequest, CallerError, InvalidConfig, QualiaError, UnknownPlugin
 from .resolver import resolve_order
+from .versions import parse_pin, pin_mismatch
 
 CLEANER_ID = "teams_cleaner"
 
@@ -32,7 +33,7 @@ class PipelineError(CallerError):
 
 
 class Step(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    plugin: str
+    plugin: str  # a plugin id, optionally pinned to versions: "word_frequency >=1.2,<2" (PEP 440)
     id: str = ""  # defaults to the plugin id; names the step's output file
     config: dict[str, Any] = {}
 
@@ -104,17 +105,25 @@ def plan_pipeline(kernel: Any, spec: PipelineSpec) -> list[PlannedStep]:
     available: set[str] = set()
     seen_ids: set[str] = set()
     for index, step in enumerate(spec.steps, start=1):
-        step_id = step.id or step.plugin
+        try:
+            pin = parse_pin(step.plugin)
+        except ValueError as exc:
+            raise PipelineError(f"step {index}: plugin {exc}", step=index) from None
+        step_id = step.id or pin.plugin
         label = f"step {index} ({step_id})"
         if step_id in seen_ids:
             raise PipelineError(f"{label}: duplicate step id {step_id!r}; give the step an explicit id",
                                 step=index)
         seen_ids.add(step_id)
         try:
-            manifest = kernel.registry.get(step.plugin)
+            manifest = kernel.registry.get(pin.plugin)
             config = kernel.prepare_config(manifest, step.config)
         except (UnknownPlugin, InvalidConfig) as exc:
             raise PipelineError(f"{label}: {exc.message}", step=index, **exc.details) from None
+        mismatch = pin_mismatch(pin, manifest)
+        if mismatch is not None:
+            raise PipelineError(f"{label}: {mismatch}", step=index, plugin=manifest.id, version=manifest.version,
+                                wanted=str(pin.specifiers))
         missing = [artefact for artefact in manifest.requires if artefact not in available]
         if missing:
             raise PipelineError(f"{label}: plugin {manifest.id!r} requires {missing}, which no earlier step "
