@@ -234,6 +234,20 @@ class JobStoreError(StorageError):
     code = "job_store_error"
 
 
+# ---- plugin authoring: the plugin index (appended) ------------------------------------
+
+class InvalidPluginIndex(BadRequest):
+    """The plugin index cannot be read or is not a plugin index; the message names it and the field."""
+
+    code = "invalid_plugin_index"
+
+
+class InstallFailed(QualiaError):
+    """pip could not install a plugin distribution (its output went to stderr)."""
+
+    code = "install_failed"
+
+
 # ---- the SDK's errors, placed in the tree --------------------------------------------
 
 def translate(exc: BaseException) -> QualiaError | None:

@@ -16,6 +16,7 @@ from ..errors import QualiaError
 from ..kernel import Kernel
 from ..settings import Settings
 from .command import Command, Subcommands, with_kernel
+from .diagnose import doctor_one
 from .render import emit, render_human, to_json
 
 
@@ -52,12 +53,18 @@ def cache(args: argparse.Namespace, settings: Settings) -> int:
 
 def add_doctor_parser(commands: Subcommands) -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="start every plugin once and report",
-                                 description="Start every plugin, check its handshake, report OK or the reason.")
+                                 description="Start every plugin, check its handshake, report OK or the reason. "
+                                             "With ID: where that plugin was found, its declared versions, code "
+                                             "hash, and a start with its stderr.")
+    doctor.add_argument("plugin_id", nargs="?", metavar="ID", help="diagnose this plugin only")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
     return doctor
 
 
 async def doctor(args: argparse.Namespace, kernel: Kernel) -> int:
+    if args.plugin_id:
+        return await doctor_one(args, kernel)
+
     async def probe(manifest: Manifest) -> dict[str, Any]:
         started = asyncio.get_running_loop().time()
         try:
