@@ -105,13 +105,15 @@ def add_serve_parser(commands: Subcommands) -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     serve.add_argument("--cert", type=Path, metavar="PEM", help="TLS certificate (with --key)")
     serve.add_argument("--key", type=Path, metavar="PEM", help="TLS private key (with --cert)")
+    serve.add_argument("--reload", action="store_true",
+                       help="watch plugin folders; reload a changed plugin (manifest and processes) on save")
     return serve
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     from ..server import serve_main  # aiohttp is imported only for the service
 
-    return serve_main(settings, args.host, args.port, cert=args.cert, key=args.key)
+    return serve_main(settings, args.host, args.port, cert=args.cert, key=args.key, reload=args.reload)
 
 
 VERSION = Command("version", add_version_parser, version)
