@@ -52,7 +52,7 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
                                          "`--` go to pip (e.g. -- --no-index --find-links DIR).")
     install.add_argument("name", metavar="NAME", help="the plugin's name in the index")
     install.add_argument("--index", metavar="PATH|URL", help="the index file (env QUALIA_PLUGIN_INDEX)")
-    install.add_argument("pip_args", nargs=argparse.REMAINDER, metavar="-- PIP_ARG", help=argparse.SUPPRESS)
+    install.set_defaults(passthrough=[])  # arguments after `--` go to pip
     reload = sub.add_parser("reload", help="reload a plugin in a running server",
                             description="POST /plugins/ID/reload: the server re-reads manifests; a changed plugin "
                                         "restarts with its new manifest and code (calls in flight finish first).")
@@ -101,8 +101,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                                                 code_hash=registry.code_hash(m.id)) for m in registry],
                       "problems": msgspec.to_builtins(registry.problems)}), None)
         return 0
-    rows = [{"id": m.id, "kind": m.kind, "version": m.version, "source": registry.sources[m.id].describe(),
-             "path": m.path} for m in registry]
+    rows = [{"id": m.id, "kind": m.kind, "version": m.version, "provides": ",".join(m.provides),
+             "requires": ",".join(m.requires), "source": registry.sources[m.id].describe(), "path": m.path}
+            for m in registry]
     lines = format_table(rows, 1000, width=10_000) if rows else ["no plugins found"]
     lines += [f"broken: {problem.path}: {problem.reason}" for problem in registry.problems]
     emit("\n".join(lines), None)
@@ -219,10 +220,7 @@ def _install(args: argparse.Namespace, settings: Settings) -> int:
     if entry.bundled:
         print(f"{entry.name} is bundled with qualia-core: nothing to install")
         return 0
-    extra = list(args.pip_args)
-    if extra and extra[0] == "--":
-        extra = extra[1:]
-    command = plugin_index.install(index, entry, extra)
+    command = plugin_index.install(index, entry, list(args.passthrough))
     registry = registry_of(settings)
     if entry.name not in registry.manifests:
         why = "; ".join(f"{p.path}: {p.reason}" for p in registry.problems) or "no qualia.plugins entry point names it"
