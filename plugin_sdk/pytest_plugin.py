@@ -1,12 +1,13 @@
 """pytest fixtures for plugin authors, loaded through the `pytest11` entry point of qualia-core.
 
 Every fixture is opt-in by name (all start with `qualia_`), and this module imports
-nothing but pytest and the standard library until a fixture is used: pytest loads
-it in every run of an environment where qualia-core is installed.
+nothing but pytest, the standard library and the SDK package (msgspec) until a
+fixture is used: pytest loads it in every run of an environment where qualia-core
+is installed.
 
 - `qualia_plugin_dir`: the plugin folder under test. By default the nearest folder
-  holding `plugin.toml`, from the test file's folder upwards (within the rootdir),
-  or its only child that holds one; override the fixture to name another.
+  holding `plugin.toml`, from the test file's folder up to three levels above, or
+  the only child of one of them that holds one; override the fixture to name another.
 - `qualia_manifest`: its manifest (`qualia.plugin_sdk.Manifest`).
 - `qualia_harness`: a Python SDK plugin driven in-process (`PluginHarness`).
 - `qualia_process`: the plugin as a real child process (`PluginClient`), any
@@ -26,16 +27,17 @@ from typing import Any, Iterator
 import pytest
 
 
-def _nearest_plugin_folder(start: Path, root: Path) -> Path | None:
-    for folder in (start, *start.parents):
+SEARCH_LEVELS = 4  # the test file's folder and three above: tests/ inside a plugin or a package project
+
+
+def _nearest_plugin_folder(start: Path) -> Path | None:
+    for folder in (start, *start.parents)[:SEARCH_LEVELS]:
         if (folder / "plugin.toml").is_file():
             return folder
         children = [child for child in folder.iterdir() if (child / "plugin.toml").is_file()] \
             if folder.is_dir() else []
         if len(children) == 1:
             return children[0]
-        if folder == root or not folder.is_relative_to(root):
-            break
     return None
 
 
@@ -43,7 +45,7 @@ def _nearest_plugin_folder(start: Path, root: Path) -> Path | None:
 def qualia_plugin_dir(request: pytest.FixtureRequest) -> Path:
     """The folder of the plugin under test (override this fixture to choose it)."""
     start = Path(str(request.node.path)).resolve().parent
-    found = _nearest_plugin_folder(start, Path(str(request.config.rootpath)).resolve())
+    found = _nearest_plugin_folder(start)
     if found is None:
         pytest.fail(f"no plugin.toml found from {start} upwards: define a `qualia_plugin_dir` fixture returning "
                     f"your plugin's folder", pytrace=False)
