@@ -10,9 +10,10 @@ import json
 import time
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from msgspec import Meta
 
 from qualia.plugin_sdk import protocol as p
 from qualia.plugin_sdk.document import Document
@@ -33,15 +34,21 @@ class PipelineError(CallerError):
 
 
 class Step(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    plugin: str  # a plugin id, optionally pinned to versions: "word_frequency >=1.2,<2" (PEP 440)
-    id: str = ""  # defaults to the plugin id; names the step's output file
-    config: dict[str, Any] = {}
+    """One plugin call; a document flows through document steps, analyzer results feed later steps."""
+
+    plugin: Annotated[str, Meta(description="A plugin id, optionally pinned to versions (PEP 440): "
+                                            "'word_frequency' or 'word_frequency >=1.2,<2'")]
+    id: Annotated[str, Meta(description="Names the step and its output file; defaults to the plugin id")] = ""
+    config: Annotated[dict[str, Any], Meta(description="The plugin's config, checked against its parameters "
+                                                       "before anything runs")] = {}
 
 
 class PipelineSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A pipeline: steps run in order on each document; the whole pipeline is checked before anything runs."""
+
     name: str = "pipeline"
     description: str = ""
-    steps: list[Step]
+    steps: Annotated[list[Step], Meta(description="At least one step")]
 
 
 class PlannedStep(msgspec.Struct, kw_only=True):
