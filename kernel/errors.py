@@ -242,6 +242,12 @@ class InvalidPluginIndex(BadRequest):
     code = "invalid_plugin_index"
 
 
+class ServerUnreachable(Unavailable):
+    """The CLI cannot reach the server it was pointed at (`qualia plugins reload --url ...`)."""
+
+    code = "server_unreachable"
+
+
 class InstallFailed(QualiaError):
     """pip could not install a plugin distribution (its output went to stderr)."""
 

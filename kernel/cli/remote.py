@@ -14,14 +14,10 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from ..errors import BadRequest, NotFound, QualiaError, Unauthorized, Unavailable
+from ..errors import BadRequest, NotFound, QualiaError, ServerUnreachable, Unauthorized
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 TIMEOUT_S = 120  # a reload waits for the calls in flight on the old version
-
-
-class ServerUnreachable(Unavailable):
-    code = "server_unreachable"
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
