@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,8 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="conformance run of one plugin (any language)",
                            description="Start the plugin and check the contract: handshake, runs on sample documents, "
                                        "-32601/-32602, stdout discipline, shutdown. Exit 1 when a check fails.")
-    check.add_argument("target", metavar="ID|PATH", help="a plugin id, or the folder holding its plugin.toml")
+    check.add_argument("target", metavar="ID|PATH",
+                       help="a plugin id, or the folder holding its plugin.toml (a path has a /: ./my_plugin)")
     check.add_argument("--json", action="store_true", help="machine-readable output")
     search = sub.add_parser("search", help="search the plugin index",
                             description="Search the plugin index (--index, QUALIA_PLUGIN_INDEX, else the sample "
@@ -144,8 +146,8 @@ def _range(param: dict[str, Any]) -> str:
 def _plugin_folder(target: str) -> Path | None:
     """The plugin folder a PATH argument names (a project folder holding one plugin folder is accepted)."""
     path = Path(target)
-    if not (path.is_dir() or "/" in target or target.startswith(".")):
-        return None
+    if not ("/" in target or os.sep in target or target in (".", "..")):
+        return None  # an id (a folder in the current directory is `./name`)
     if (path / "plugin.toml").is_file():
         return path.resolve()
     inside = [child for child in sorted(path.iterdir()) if (child / "plugin.toml").is_file()] if path.is_dir() else []

@@ -43,10 +43,10 @@ def test_its_fixtures_are_all_prefixed_and_opt_in(request: pytest.FixtureRequest
     assert not set(names) & set(request.fixturenames)  # nothing autouse reached this test
 
 
-def _pytest(folder: Path) -> subprocess.CompletedProcess[str]:
+def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QUALIA_", "PYTEST_"))}
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W",
-                           "ignore::DeprecationWarning"], cwd=folder, env=env, capture_output=True, text=True,
+                           "ignore::DeprecationWarning", *args], cwd=folder, env=env, capture_output=True, text=True,
                           timeout=180)
 
 
@@ -87,6 +87,6 @@ def test_a_plugin_that_prints_to_stdout_fails_the_process_fixture(tmp_path: Path
                    capture_output=True, timeout=60)
     code = tmp_path / "loud" / "plugin.py"
     code.write_text("import os\nos.write(1, b'hello\\n')\n" + code.read_text(), encoding="utf-8")
-    done = _pytest(tmp_path / "loud")
+    done = _pytest(tmp_path / "loud", "-k", "kernel_starts_it")
     assert "test_runs_as_the_kernel_starts_it" in done.stdout
     assert "wrote a line on stdout that is not a JSON-RPC message: b'hello\\n'" in done.stdout
