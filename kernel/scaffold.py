@@ -82,13 +82,14 @@ def create_plugin(plugin_id: str, kind: Kind, *, language: Language = "python", 
     values = {
         "id": plugin_id, "name": name or _title(plugin_id), "kind": kind, "kernel_min": minimum,
         "class_name": "".join(part.capitalize() for part in plugin_id.split("_")) or "Plugin",
-        "command": _toml_list(command), "package": package_name, "distribution": f"qualia-{plugin_id.replace('_', '-')}",
+        "command": _toml_list(command), "package": package_name,
+        "distribution": f"qualia-{plugin_id.replace('_', '-')}",
         "language": "Python" if language == "python" else "Node.js",
         "flags": (" --lang node" if language == "node" else "") + (" --package" if package else ""),
-        "plugin_rel": package_name if package else "",
     }
     manifest_text = render(_template(f"manifest/{kind}.toml.tmpl"), values)
-    values["description"] = re.search(r'^description = "(.*)"$', manifest_text, re.M).group(1)  # type: ignore[union-attr]
+    described = re.search(r'^description = "(.*)"$', manifest_text, re.M)
+    values["description"] = described.group(1) if described else ""
 
     files: dict[Path, str] = {plugin_dir / "plugin.toml": manifest_text}
     if language == "python":

@@ -52,7 +52,8 @@ def main() -> int:
     env.update(PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}", QUALIA_HOME=str(work / ".home"),
                QUALIA_ACCESS_LOG="0")
     # PS4 set inside: bash does not take it from the environment when run as root
-    wrapped = f"set -eu\nPS4='+@$(date +%s.%N)@ '\nset -x\n{script}\nset +x\nkill %1 2>/dev/null; wait 2>/dev/null || true\n"
+    wrapped = (f"set -eu\nPS4='+@$(date +%s.%N)@ '\nset -x\n{script}\nset +x\n"
+               "kill %1 2>/dev/null; wait 2>/dev/null || true\n")
     started = time.monotonic()
     done = subprocess.run(["bash", "-c", wrapped], cwd=work, env=env, capture_output=True, text=True, timeout=300)
     total = time.monotonic() - started

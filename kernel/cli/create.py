@@ -22,7 +22,8 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     plugin.add_argument("--kind", required=True, choices=KINDS, help="what the plugin does with a Document")
     plugin.add_argument("--lang", default="python", choices=LANGUAGES, help="language (default python)")
     plugin.add_argument("--package", action="store_true",
-                        help="a pip-installable distribution (pyproject.toml, entry point, plugin.toml as package data)")
+                        help="a pip-installable distribution (pyproject.toml, entry point, plugin.toml as "
+                             "package data)")
     plugin.add_argument("--dir", type=Path, default=None, metavar="DIR",
                         help="where to create the ID folder (default: the current folder)")
     plugin.add_argument("--name", help="display name (default: from the id)")
