@@ -4,7 +4,7 @@
 | --- | --- | --- | --- |
 | target_speakers | list | [] | speakers forming the target; empty: every speaker in turn (or the whole document) |
 | reference_text | string | "" | another text as the reference |
-| reference_frequencies | object | {} | a reference corpus as `{"total": N, "frequencies": {term: count}}` (or `{term: count}`) |
+| reference_frequencies | object | {} | a corpus: `{"total": N, "frequencies": {term: count}}` or `{term: count}` |
 | reference_label | string | "" | the reference's name in the result |
 | lemmas | boolean | false | count lemmas (simplemma), in target and reference alike |
 | language | string | auto | lemma and stopword language |

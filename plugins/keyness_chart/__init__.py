@@ -3,7 +3,7 @@
 | parameter | type | default | meaning |
 | --- | --- | --- | --- |
 | format | string | png | png, svg or html |
-| comparison | string | "" | the target to draw (a speaker's name, ...); empty: the first comparison; `all`: a panel each |
+| comparison | string | "" | the target to draw (a speaker's name, ...); empty: the first; `all`: a panel each |
 | measure | string | log_ratio | log_ratio (effect size) or log_likelihood (signed: negative keywords to the left) |
 | top_n | integer 1-100 | 15 | keywords per side |
 | language | string | auto | labels in pt or en; auto follows the analysis |
@@ -40,7 +40,8 @@ ALL = "all"  # `comparison = "all"`: a panel per comparison (unless a target is 
 POSITIVE, NEGATIVE = OKABE_ITO["blue"], OKABE_ITO["vermillion"]
 LABELS = {
     "en": {"title": "Keywords: {target} vs {reference}", "all": "Keywords of each comparison",
-           "shared": "Keywords: {correction}, alpha = {alpha}; each target against its reference.", "more": "more frequent {where}",
+           "shared": "Keywords: {correction}, alpha = {alpha}; each target against its reference.",
+           "more": "more frequent {where}",
            "log_ratio": "Log Ratio (binary log of the ratio of relative frequencies)",
            "log_likelihood": "log-likelihood (negative keywords to the left)",
            "note": "{shown} of {keywords} keywords shown; {tested} terms tested, {correction}, "
@@ -52,7 +53,8 @@ LABELS = {
            "undefined": "undefined (absent from the reference)",
            "empty": "No term is a keyword at this alpha and correction."},
     "pt": {"title": "Palavras-chave: {target} × {reference}", "all": "Palavras-chave de cada comparação",
-           "shared": "Palavras-chave: {correction}, alfa = {alpha}; cada alvo contra a sua referência.", "more": "mais frequente {where}",
+           "shared": "Palavras-chave: {correction}, alfa = {alpha}; cada alvo contra a sua referência.",
+           "more": "mais frequente {where}",
            "log_ratio": "Log Ratio (log₂ da razão entre frequências relativas)",
            "log_likelihood": "log-verossimilhança (palavras-chave negativas à esquerda)",
            "note": "{shown} de {keywords} palavras-chave; {tested} termos testados, {correction}, "

@@ -23,7 +23,8 @@ LABELS: dict[str, dict[str, Any]] = {
            "lemma": "Qualquer forma do(s) lema(s) da busca.", "regex": "Expressão regular.",
            "truncated": "Só as primeiras {shown} linhas aparecem.", "by_speaker": "Ocorrências por participante",
            "speaker": "Participante", "hits": "Ocorrências", "words": "Palavras", "rate": "Por 1.000 palavras",
-           "time": "Tempo", "left": "Contexto à esquerda", "node": "Nó", "right": "Contexto à direita", "lines": "Linhas",
+           "time": "Tempo", "left": "Contexto à esquerda", "node": "Nó", "right": "Contexto à direita",
+           "lines": "Linhas",
            "order": "Ordem:", "sorts": {"position": "texto", "left": "contexto à esquerda",
                                         "right": "contexto à direita", "node": "nó"},
            "none": "Nenhuma ocorrência."},
@@ -99,7 +100,8 @@ def kwic_page(data: "ConcordanceResult", language: str, source: str, title: str)
     parts = [f"<h1>{esc(heading)}</h1>", *(f"<p>{esc(note)}</p>" for note in notes)]
     if data.speakers:
         rows = "".join(f"<tr><td>{esc(name)}</td><td class=\"num\">{s.hits}</td><td class=\"num\">"
-                       f"{number(s.words, language)}</td><td class=\"num\">{number(s.per_1000_words, language)}</td></tr>"
+                       f"{number(s.words, language)}</td>"
+                       f"<td class=\"num\">{number(s.per_1000_words, language)}</td></tr>"
                        for name, s in sorted(data.speakers.items(), key=lambda item: (-item[1].hits, item[0])))
         parts.append(f"<h2>{esc(words['by_speaker'])}</h2><table class=\"speakers\"><thead><tr>"
                      f"<th>{esc(words['speaker'])}</th><th>{esc(words['hits'])}</th><th>{esc(words['words'])}</th>"

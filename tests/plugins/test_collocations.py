@@ -62,7 +62,8 @@ def test_overlapping_windows_count_a_position_once(harness: PluginHarness) -> No
 
 
 def test_significant_bigrams_by_hand(harness: PluginHarness) -> None:
-    """Nine adjacent pairs: (leite café) x2, (café pão) x2, (pão leite), (pão sal), (sal sal), (sal leite), (leite pão).
+    """Nine adjacent pairs: (leite café) x2, (café pão) x2, (pão leite), (pão sal), (sal sal), (sal leite),
+    (leite pão).
 
     leite café: O11 = 2, R1 = pairs starting with leite = 3, C1 = pairs ending with café = 2, N = 9
       E11 = 3*2/9 = 0.666667; MI = log2(3) = 1.584963; t = (2 - 0.666667)/sqrt 2 = 0.942809

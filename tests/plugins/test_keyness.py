@@ -75,7 +75,8 @@ def test_corrections_by_hand() -> None:
 def test_each_speaker_against_the_rest_of_the_meeting(harness: PluginHarness) -> None:
     result = harness.run(MEETING, {"min_frequency": 1, "correction": "bonferroni"})
     ana, bia = result["comparisons"]
-    assert (ana["target"], ana["reference"], ana["target_tokens"], ana["reference_tokens"]) == ("Ana", "rest", 1000, 2000)
+    assert (ana["target"], ana["reference"]) == ("Ana", "rest")
+    assert (ana["target_tokens"], ana["reference_tokens"]) == (1000, 2000)
     assert ana["tested"] == 2
     [cafe] = ana["positive"]
     assert cafe["term"] == "café" and (cafe["target_count"], cafe["reference_count"]) == (10, 5)
@@ -113,7 +114,8 @@ def test_reference_text_both_directions(harness: PluginHarness) -> None:
     # gato: a=3, b=1, c=d=4: E1 = E2 = 2; LL = 2(3 ln 1.5 + ln 0.5) = 1.046496; p = 0.3063
     # Log Ratio = log2(3) = 1.585; %DIFF = (0.75 - 0.25)/0.25*100 = 200. cão is the mirror image.
     result = harness.run(Document(id="a", text="gato gato gato cão"),
-                         {"reference_text": "cão cão cão gato", "min_frequency": 1, "correction": "none", "alpha": 0.5})
+                         {"reference_text": "cão cão cão gato", "min_frequency": 1, "correction": "none",
+                          "alpha": 0.5})
     [comparison] = result["comparisons"]
     assert comparison["reference"] == "reference text" and comparison["target"] == "a"
     [gato], [cao] = comparison["positive"], comparison["negative"]
