@@ -36,6 +36,10 @@ class Settings(msgspec.Struct, kw_only=True):
     cache_max_bytes: int = 256 * 1024 * 1024
     use_entry_points: bool = True
     preload: list[str] = []  # plugin ids started with the kernel; ["all"] for every plugin
+    max_memory_mb: int = 2048  # ceiling of a plugin process without `max_memory_mb` in its manifest; 0: none
+    restart_limit: int = 10  # restarts of one plugin allowed within restart_window_s before its breaker opens
+    restart_window_s: float = 60.0
+    restart_stable_s: float = 30.0  # a process alive this long resets the restart backoff
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -54,6 +58,10 @@ class Settings(msgspec.Struct, kw_only=True):
             "queue_limit": ("QUALIA_QUEUE_LIMIT", int),
             "queue_timeout_s": ("QUALIA_QUEUE_TIMEOUT_S", float),
             "cache_max_bytes": ("QUALIA_CACHE_MAX_BYTES", int),
+            "max_memory_mb": ("QUALIA_MAX_MEMORY_MB", int),
+            "restart_limit": ("QUALIA_RESTART_LIMIT", int),
+            "restart_window_s": ("QUALIA_RESTART_WINDOW_S", float),
+            "restart_stable_s": ("QUALIA_RESTART_STABLE_S", float),
         })
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
@@ -61,6 +69,12 @@ class Settings(msgspec.Struct, kw_only=True):
             raise ValueError("QUALIA_BREAKER_FAILURES must be >= 1")
         if not settings.breaker_open_s >= 0:  # also rejects nan
             raise ValueError("QUALIA_BREAKER_OPEN_S must be >= 0")
+        if settings.max_memory_mb < 0:
+            raise ValueError("QUALIA_MAX_MEMORY_MB must be >= 0 (0: no default ceiling)")
+        if settings.restart_limit < 1:
+            raise ValueError("QUALIA_RESTART_LIMIT must be >= 1")
+        if not settings.restart_window_s > 0 or not settings.restart_stable_s >= 0:
+            raise ValueError("QUALIA_RESTART_WINDOW_S must be > 0 and QUALIA_RESTART_STABLE_S >= 0")
         return settings
 
     @property
