@@ -28,6 +28,7 @@ from typing import Any
 
 import msgspec
 
+from .errors import CacheError
 from .sqlite import connect_wal
 
 __all__ = [
@@ -57,16 +58,6 @@ _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_CORRUPT, _SQLITE_NOTADB = 5, 6, 11, 26
 
 _KEY_ENCODER = msgspec.json.Encoder(order="sorted")  # stateless and thread-safe
 
-
-class CacheError(Exception):
-    """The cache file cannot be used (corrupt, foreign, newer schema, I/O).
-
-    Always names the file, so the operator knows what to delete or restore.
-    """
-
-    def __init__(self, message: str, path: Path) -> None:
-        super().__init__(message)
-        self.path = path
 
 
 class CacheStats(msgspec.Struct, kw_only=True):

@@ -7,8 +7,6 @@ so manifests can change while the kernel runs.
 """
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 import logging
 from pathlib import Path
 from typing import Iterator
@@ -17,6 +15,7 @@ import msgspec
 
 from qualia.plugin_sdk.manifest import Manifest, ManifestError, load_manifest
 
+from . import entry_points as groups
 from .errors import UnknownPlugin
 
 log = logging.getLogger("qualia.registry")
@@ -39,18 +38,6 @@ def _plugin_folders(root: Path) -> Iterator[Path]:
             yield child
 
 
-def _entry_point_folders() -> Iterator[Path]:
-    """Folders of plugins installed with pip; found without importing their code."""
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        spec = importlib.util.find_spec(entry_point.module)
-        if spec is None:
-            continue
-        if spec.submodule_search_locations:
-            yield Path(next(iter(spec.submodule_search_locations)))
-        elif spec.origin:
-            yield Path(spec.origin).parent
-
-
 class Registry:
     """Known plugins by id, and the manifests that could not be loaded (with reasons)."""
 
@@ -71,7 +58,9 @@ class Registry:
                 continue
             yield from _plugin_folders(root)
         if self.entry_points:
-            yield from _entry_point_folders()
+            found: list[groups.EntryPointProblem] = []
+            yield from groups.locate(ENTRY_POINT_GROUP, found)
+            self.problems += [ManifestProblem(path=problem.name, reason=problem.reason) for problem in found]
 
     def reload(self) -> None:
         manifests: dict[str, Manifest] = {}

@@ -52,6 +52,8 @@ from urllib.parse import quote
 
 import msgspec
 
+from qualia.kernel import QualiaError
+
 __all__ = [
     "ARCHIVE_PREFIX",
     "ARCHIVE_SUFFIX",
@@ -97,12 +99,18 @@ COMPRESS_LEVEL = 6
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
 
 
-class BackupError(Exception):
+class BackupError(QualiaError):
     """A backup operation failed; the message says what and where (exit code 1)."""
+
+    code = "backup_failed"
 
 
 class BackupUsageError(BackupError):
     """The request cannot be carried out as given (exit code 2): no such archive, home not empty."""
+
+    status = 400
+    code = "backup_usage"
+    exit_code = 2
 
 
 # ---- the manifest ---------------------------------------------------------------

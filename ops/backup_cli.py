@@ -1,8 +1,8 @@
 """`qualia backup create|list|verify|restore|prune`: the command line of `ops.backup`.
 
-Wired into `kernel.cli` with `add_backup_parser(commands)` in `build_parser`
-and `if args.command == "backup": return run_backup_command(args, settings)` in
-`main`. Exit codes follow the CLI: 0 success, 1 a failure while working (a
+Plugged into `qualia` from outside through the entry point
+`qualia.commands: backup = qualia.ops.backup_cli:COMMAND` (pyproject.toml); the
+CLI never imports this module by name. Exit codes follow the CLI: 0 success, 1 a failure while working (a
 damaged archive, a failed restore), 2 a usage error (no such archive,
 QUALIA_HOME not empty without --force). Results go to stdout (`create` prints
 only the archive's path, for scripts), messages to stderr.
@@ -16,11 +16,10 @@ from pathlib import Path
 
 import msgspec
 
-from qualia.kernel.settings import Settings
+from qualia.kernel import Settings
+from qualia.kernel.cli import Command
 
 from .backup import (
-    BackupError,
-    BackupUsageError,
     create_backup,
     default_backup_dir,
     find_archive,
@@ -30,7 +29,7 @@ from .backup import (
     verify_backup,
 )
 
-__all__ = ["add_backup_parser", "backup_dir_for", "run_backup_command"]
+__all__ = ["COMMAND", "add_backup_parser", "backup_dir_for", "run_backup_command"]
 
 BACKUP_DIR_ENV = "QUALIA_BACKUP_DIR"
 
@@ -55,7 +54,7 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def add_backup_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_backup_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
     """Add `backup` and its subcommands to the `qualia` parser's subcommands."""
     backup = commands.add_parser(
         "backup", help="back up, verify, restore and prune QUALIA_HOME",
@@ -99,6 +98,7 @@ def add_backup_parser(commands: argparse._SubParsersAction) -> None:  # type: ig
     prune.add_argument("--keep-last", type=_non_negative_int, default=1, metavar="N",
                        help="always keep the N newest archives, whatever their age (default 1)")
     prune.add_argument("--dry-run", action="store_true", help="print what would go, delete nothing")
+    return backup
 
 
 def backup_dir_for(args: argparse.Namespace, settings: Settings) -> Path:
@@ -110,15 +110,8 @@ def backup_dir_for(args: argparse.Namespace, settings: Settings) -> Path:
 
 
 def run_backup_command(args: argparse.Namespace, settings: Settings) -> int:
-    backup_dir = backup_dir_for(args, settings)
-    try:
-        return _COMMANDS[args.backup_command](args, settings, backup_dir)
-    except BackupUsageError as exc:
-        print(f"qualia: error: {exc}", file=sys.stderr)
-        return 2
-    except BackupError as exc:
-        print(f"qualia: error: {exc}", file=sys.stderr)
-        return 1
+    """BackupError (a QualiaError) propagates: the CLI prints it and exits with its `exit_code`."""
+    return _COMMANDS[args.backup_command](args, settings, backup_dir_for(args, settings))
 
 
 def _json(value: object) -> str:
@@ -215,3 +208,5 @@ _COMMANDS = {
     "restore": _restore,
     "prune": _prune,
 }
+
+COMMAND = Command("backup", add_backup_parser, run_backup_command)

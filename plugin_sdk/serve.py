@@ -17,7 +17,7 @@ from typing import IO, Any, Callable
 import msgspec
 
 from . import protocol as p
-from .errors import InvalidParams, InvalidRequest, MethodNotFound, ParseError, RpcError
+from .errors import InternalError, InvalidParams, InvalidRequest, MethodNotFound, ParseError, RpcError
 from .manifest import Manifest, ManifestError, load_manifest, validate_config, ConfigError
 from .plugin import AnalyzerPlugin, DocumentPlugin, Figure, Plugin, VisualizerPlugin
 from .stdin import LineReader
@@ -75,7 +75,8 @@ class PluginHost:
         except RpcError as exc:
             self._reply_error(message.id, exc)
         except Exception as exc:  # plugin code failed: report it, keep serving
-            self._reply_error(message.id, RpcError(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+            # JSON-RPC 2.0: an error the plugin did not handle is an internal error (-32603)
+            self._reply_error(message.id, InternalError(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
         else:
             self.send(p.Response(id=message.id, result=result))
 

@@ -223,7 +223,7 @@ def test_wheel_holds_the_packages_and_their_data(built: Built) -> None:
     assert "qualia/__init__.py" not in names  # a namespace: other distributions may add qualia.* packages
     names = {name.removeprefix("qualia/") for name in names}
     assert not any(name.startswith(("tests/", "scripts/", "examples/")) for name in names)
-    assert {"kernel/__init__.py", "kernel/cli.py", "kernel/process/__init__.py", "plugin_sdk/__init__.py",
+    assert {"kernel/__init__.py", "kernel/cli/__init__.py", "kernel/process/__init__.py", "plugin_sdk/__init__.py",
             "plugins/__init__.py"} <= names
 
     plugin_ids = bundled_plugin_ids(built.context)
@@ -325,15 +325,18 @@ def test_installed_wheel_scores_english_with_shipped_lexicons(outside: tuple[Pat
 
 
 def test_installed_wheel_serves_health_like_the_image(outside: tuple[Path, dict[str, str]]) -> None:
-    """The image's CMD and HEALTHCHECK: `qualia serve` answers GET /health (once `serve` exists)."""
+    """The image's CMD and HEALTHCHECK: `qualia serve` answers GET /health."""
     cwd, env = outside
-    if "serve" not in _run(["qualia", "--help"], cwd=cwd, env=env).stdout:
-        pytest.skip("`qualia serve` is not part of the CLI yet")
+    assert _health_of(["qualia", "serve"], cwd, env) == 200
+
+
+def _health_of(serve: list[str], cwd: Path, env: dict[str, str]) -> int | None:
+    """Start `serve` on a free port, return the status of its first GET /health, stop it."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log = (cwd / "serve.log").open("wb")
-    server = subprocess.Popen(["qualia", "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=cwd,
+    server = subprocess.Popen([*serve, "--host", "127.0.0.1", "--port", str(port)], cwd=cwd,
                               env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
@@ -349,8 +352,9 @@ def test_installed_wheel_serves_health_like_the_image(outside: tuple[Path, dict[
                 break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.2)
-        assert status == 200, f"no healthy answer (exit {server.poll()}):\n" + \
+        assert status is not None, f"no answer (exit {server.poll()}):\n" + \
             (cwd / "serve.log").read_text(errors="replace")[-4000:]
+        return status
     finally:
         server.terminate()
         try:
@@ -359,6 +363,31 @@ def test_installed_wheel_serves_health_like_the_image(outside: tuple[Path, dict[
             server.kill()
             server.wait()
         log.close()
+
+
+def test_the_core_runs_without_ops(outside: tuple[Path, dict[str, str]], site_packages: Path) -> None:
+    """ops/ plugs in from outside: with qualia.ops gone (its entry points still declared), `qualia
+    plugins`, `analyze` and `serve` + /health work, and the missing add-on is named, not fatal."""
+    cwd, env = outside
+    bare = cwd / "bare-venv"
+    _run([sys.executable, "-m", "venv", "--without-pip", str(bare)], cwd=cwd, env=_outer_env())
+    target = next((bare / "lib").glob("python3*/site-packages"))
+    shutil.rmtree(target)
+    shutil.copytree(site_packages, target, copy_function=os.link,
+                    ignore=lambda folder, names: ["ops"] if Path(folder) == site_packages / "qualia" else [])
+    assert not (target / "qualia" / "ops").exists() and (target / "qualia" / "kernel").is_dir()
+    cli = [str(bare / "bin" / "python"), "-m", "qualia.kernel.cli"]
+
+    listing = _run([*cli, "plugins", "--json"], cwd=cwd, env=env)
+    assert "word_frequency" in {plugin["id"] for plugin in json.loads(listing.stdout)["plugins"]}
+    shutil.copy(ROOT / "examples" / "transcripts" / "teams_en.vtt", cwd)
+    counted = json.loads(_run([*cli, "analyze", "teams_en.vtt", "-p", "word_frequency", "--json"],
+                              cwd=cwd, env=env).stdout)
+    assert counted["total_tokens"] > 0
+    helped = _run([*cli, "--help"], cwd=cwd, env=env)
+    assert "backup" not in helped.stdout and "qualia.commands:backup" in helped.stderr  # named, not fatal
+    assert _health_of([*cli, "serve"], cwd, env) == 200
+    assert "qualia.server_addons:ops" in (cwd / "serve.log").read_text(errors="replace")
 
 
 # ---- the image's files say the same (no engine needed) ---------------------------------------------
@@ -385,6 +414,10 @@ def test_dockerfile_installs_the_wheel_like_this_module() -> None:
                    "- QUALIA_API_KEYS", "- QUALIA_SENTRY_DSN", "- QUALIA_WEBHOOK_SECRET"):
         assert needed in compose, needed
 
-    # the development install of the README is the one CI runs
-    assert "pip install -e '.[dev]'" in (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "pip install -e '.[dev]'" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    # CI runs the README's test command, which installs the dev extra; the quick start needs no test tools
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "```sh\nscripts/test\n```" in readme
+    assert "exec scripts/test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "pip install -e '.[dev]'" in (ROOT / "scripts" / "test").read_text(encoding="utf-8")
+    quick_start = re.search(r"```sh\n(python3 -m venv .*)\n```", readme)
+    assert quick_start and ".venv/bin/pip install -e . " in quick_start.group(1), "the quick start installs no extras"

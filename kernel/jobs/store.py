@@ -27,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from ..errors import JobStoreError
 from ..sqlite import connect_wal
 from .spec import JobSpec
 
@@ -90,13 +91,6 @@ _COLUMNS = ("id, kind, target, source, delivery_id, state, done, failed, total, 
 
 _ERROR_ENCODER = msgspec.json.Encoder()
 
-
-class JobStoreError(Exception):
-    """The job store file cannot be used (corrupt, foreign, newer schema, I/O); names the file."""
-
-    def __init__(self, message: str, path: Path) -> None:
-        super().__init__(message)
-        self.path = path
 
 
 class Job(msgspec.Struct, kw_only=True):

@@ -13,6 +13,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
+from .. import entry_points
 from ..errors import InvalidSetting
 from ..kernel import Kernel
 from ..settings import Settings
@@ -67,7 +68,7 @@ def create_app(kernel: Kernel | None = None, *, settings: ServerSettings | None 
     setup_jobs(app)
     setup_monitor(app)
     setup_metrics(app)
-    _setup_operations(app)
+    _setup_addons(app)
 
     app.on_response_prepare.append(echo_request_id)
     app.on_shutdown.append(_mark_stopping)
@@ -76,22 +77,28 @@ def create_app(kernel: Kernel | None = None, *, settings: ServerSettings | None 
     return app
 
 
-def _setup_operations(app: web.Application) -> None:
-    """The optional add-ons of `ops/` (API keys, rate limits, Sentry), each on only when configured.
+ADDON_GROUP = "qualia.server_addons"
 
-    Without `ops/` they are off (one log line), except that configured API keys
-    are never dropped silently: the server refuses to start open.
+
+def _setup_addons(app: web.Application) -> None:
+    """Add-ons installed from outside (the `ops` package: API keys, rate limits, Sentry), each a
+    `setup(app)` registered under the entry-point group `qualia.server_addons`.
+
+    Without them the server runs open, except that configured API keys are never dropped
+    silently: when an add-on cannot be loaded and keys are set, the server refuses to start.
     """
-    try:
-        from qualia.ops.server import setup_ops
-    except ImportError as exc:
-        keys = [name for name in ("QUALIA_API_KEYS", "QUALIA_API_KEYS_FILE") if os.environ.get(name)]
-        if keys:
-            raise InvalidSetting(f"{keys[0]} is set but the ops add-ons cannot be imported ({exc}): "
-                                 f"refusing to serve without API keys", variable=keys[0]) from exc
-        server_log.info("operations add-ons (ops/: API keys, rate limits, Sentry) are off: %s", exc)
-        return
-    setup_ops(app)
+    problems: list[entry_points.EntryPointProblem] = []
+    addons = entry_points.load(ADDON_GROUP, problems)
+    keys = [name for name in ("QUALIA_API_KEYS", "QUALIA_API_KEYS_FILE") if os.environ.get(name)]
+    if keys and (problems or not addons):
+        why = "; ".join(f"{problem.name}: {problem.reason}" for problem in problems) or "no add-on is installed"
+        raise InvalidSetting(f"{keys[0]} is set but the server add-ons cannot be loaded ({why}): "
+                             f"refusing to serve without API keys", variable=keys[0])
+    if not addons:
+        server_log.info("no server add-ons installed (API keys, rate limits, Sentry are off)")
+    for name, setup in addons:
+        setup(app)
+        server_log.debug("server add-on %s installed", name)
 
 
 async def _mark_stopping(app: web.Application) -> None:

@@ -186,7 +186,8 @@ def test_configured_keys_are_never_dropped_silently(monkeypatch, caplog, fast_se
     caplog.set_level(logging.INFO)
     app = create_app(kernel_settings=fast_settings, settings=ServerSettings(access_log=False))
     assert isinstance(app, web.Application)
-    assert sum("operations add-ons" in r.getMessage() and "are off" in r.getMessage() for r in caplog.records) == 1
+    assert sum("qualia.server_addons:ops" in r.getMessage() and "cannot be used" in r.getMessage()
+               for r in caplog.records) == 1
     monkeypatch.setenv("QUALIA_API_KEYS", KEY_A)
     with pytest.raises(InvalidSetting, match="refusing to serve without API keys"):
         create_app(kernel_settings=fast_settings, settings=ServerSettings(access_log=False))

@@ -6,7 +6,6 @@ config and logs. The commands run through the same argparse code as `qualia`.
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import gzip
 import io
@@ -35,7 +34,7 @@ from qualia.ops.backup import (
     create_backup,
     list_backups,
 )
-from qualia.ops.backup_cli import add_backup_parser, run_backup_command
+from qualia.kernel.cli import build_parser, main
 
 PROJECT = Path(__file__).resolve().parents[2]
 BACKUP_SH = PROJECT / "scripts" / "backup.sh"
@@ -128,16 +127,12 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
 
 @pytest.fixture
 def qualia(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
-    """`qualia [--home HOME] backup ...` through the real parser and dispatcher: (exit code, stdout, stderr)."""
-    parser = argparse.ArgumentParser(prog="qualia")
-    parser.add_argument("--home", type=Path)
-    add_backup_parser(parser.add_subparsers(dest="command", required=True))
+    """`qualia --home HOME backup ...` through the real CLI (the command arrives by its entry point):
+    (exit code, stdout, stderr)."""
 
     def run(home: Path, *argv: str) -> tuple[int, str, str]:
         capsys.readouterr()
-        args = parser.parse_args(["--home", str(home), *argv])
-        assert args.command == "backup"
-        code = run_backup_command(args, Settings(home=args.home))
+        code = main(["--home", str(home), *argv])
         out, err = capsys.readouterr()
         return code, out, err
 
@@ -592,20 +587,16 @@ def test_prune_keep_last_protects_the_newest(home: Home, qualia) -> None:
 
 @pytest.mark.parametrize("sub", ["create", "list", "verify", "restore", "prune"])
 def test_every_subcommand_has_help(sub: str, capsys: pytest.CaptureFixture[str]) -> None:
-    parser = argparse.ArgumentParser(prog="qualia")
-    add_backup_parser(parser.add_subparsers(dest="command"))
     with pytest.raises(SystemExit) as exited:
-        parser.parse_args(["backup", sub, "--help"])
+        build_parser().parse_args(["backup", sub, "--help"])
     assert exited.value.code == 0
     assert f"qualia backup {sub}" in capsys.readouterr().out
 
 
 def test_bad_flags_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    parser = argparse.ArgumentParser(prog="qualia")
-    add_backup_parser(parser.add_subparsers(dest="command"))
     for argv in (["backup"], ["backup", "prune", "--keep-days", "-1"], ["backup", "verify"]):
         with pytest.raises(SystemExit) as exited:
-            parser.parse_args(argv)
+            build_parser().parse_args(argv)
         assert exited.value.code == 2
 
 
@@ -643,8 +634,6 @@ def test_backup_script_fails_loudly(tmp_path: Path) -> None:
 
 
 def test_qualia_backup_is_wired_into_the_cli(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
-    from qualia.kernel.cli import main
-
     assert main(["--home", str(home.path), "backup", "create"]) == 0
     archive = capsys.readouterr().out.strip()
     assert main(["--home", str(home.path), "backup", "verify", archive]) == 0
