@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 
 import psutil
@@ -41,22 +42,25 @@ def prctl(option: int, value: int) -> bool:
 
 
 class _Subreaper:
-    """Process-wide: on while at least one Kernel of this process runs."""
+    """Process-wide: on while at least one Kernel of this process runs (kernels may run in several threads)."""
 
     def __init__(self) -> None:
         self.holders = 0
         self.active = False
+        self._lock = threading.Lock()
 
     def hold(self) -> None:
-        self.holders += 1
-        if self.holders == 1:
-            self.active = prctl(PR_SET_CHILD_SUBREAPER, 1)
+        with self._lock:
+            self.holders += 1
+            if self.holders == 1:
+                self.active = prctl(PR_SET_CHILD_SUBREAPER, 1)
 
     def release(self) -> None:
-        self.holders = max(0, self.holders - 1)
-        if self.holders == 0 and self.active:
-            prctl(PR_SET_CHILD_SUBREAPER, 0)
-            self.active = False
+        with self._lock:
+            self.holders = max(0, self.holders - 1)
+            if self.holders == 0 and self.active:
+                prctl(PR_SET_CHILD_SUBREAPER, 0)
+                self.active = False
 
 
 SUBREAPER = _Subreaper()

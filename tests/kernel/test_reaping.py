@@ -170,3 +170,21 @@ async def test_the_next_kernel_reaps_what_a_killed_kernel_left(tmp_path, fast_se
         host.stdout.close()
         for proc in sleepers_in(folder):
             proc.kill()
+
+
+def subreaper_flag() -> int:
+    import ctypes
+
+    value = ctypes.c_int(-1)
+    ctypes.CDLL(None, use_errno=True).prctl(37, ctypes.byref(value), 0, 0, 0)  # PR_GET_CHILD_SUBREAPER
+    return value.value
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_CHILD_SUBREAPER is Linux's")
+async def test_the_kernel_process_is_a_subreaper_only_while_a_kernel_runs(fast_settings):
+    from qualia.kernel import Kernel
+
+    assert subreaper_flag() == 0
+    async with Kernel(fast_settings):
+        assert subreaper_flag() == 1, "orphans of plugins must come back to the kernel"
+    assert subreaper_flag() == 0
