@@ -66,6 +66,16 @@ async def test_a_crash_held_open_by_a_grandchild_fails_the_call_at_once(make_ker
     await until(lambda: not processes_in(folder), what="the grandchild to be killed with its group")
 
 
+async def test_an_answer_written_just_before_the_exit_still_arrives(make_kernel, plugin_dir):
+    problem_plugin(plugin_dir, "brief", "answer_then_exit")
+    kernel = await make_kernel()
+    for text in ("one", "two", "three"):  # each call starts a process, which answers and dies
+        assert (await kernel.run("brief", Document(text=text))).result == {"echo": text}
+        await until(lambda: not any(proc.alive for proc in kernel.plugin_status("brief").processes),
+                    what="the kernel to notice the exit")
+    assert kernel.plugin_status("brief").breaker.total_failures == 0
+
+
 def fast_forker(plugin_dir, plugin_id: str):
     """A plugin with one grandchild holding its pipes; no site-packages, so many restarts stay cheap."""
     folder = write_plugin(plugin_dir, plugin_id, ["{python}", "-S", str(FIXTURES / "problem_plugin.py"), "forker", "1"])
