@@ -82,6 +82,13 @@ class CircuitBreaker:
         self._open()
         self._cause = cause
 
+    def reset(self) -> None:
+        """Closed, with the failure streak forgotten (totals and trips are history and stay)."""
+        self.state = BreakerState.CLOSED
+        self.consecutive_failures = 0
+        self._trial_in_flight = False
+        self._cause = ""
+
     def abandon_trial(self) -> None:
         """The trial ended without a verdict (caller fault or cancel): the next call is the trial."""
         self._trial_in_flight = False

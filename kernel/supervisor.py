@@ -74,6 +74,9 @@ class PluginSupervisor:
         self._closed = False
         self._last_stderr: list[str] = []
         self._background: set[asyncio.Task[None]] = set()
+        # Called before every process start; may raise (the kernel raises PluginChanged when the plugin's
+        # files no longer match this manifest, so a restart never runs new code under an old manifest).
+        self.before_spawn: Callable[[], None] | None = None
 
     @property
     def max_memory_mb(self) -> int | None:
@@ -166,6 +169,8 @@ class PluginSupervisor:
 
     async def _spawn(self) -> PluginProcess:
         self._check_open()
+        if self.before_spawn is not None:
+            self.before_spawn()
         if self._ever_started >= self.manifest.concurrency:
             decision = self.restart_policy.next_restart()
             if not decision.allowed:
@@ -236,6 +241,24 @@ class PluginSupervisor:
             raise
         finally:
             self._release(process)
+
+    def reset_breaker(self) -> None:
+        """Close the breaker by hand (an author fixed the plugin): the next call starts a fresh process."""
+        self.breaker.reset()
+        self.restart_policy.record_success()  # no backoff left over
+        self.restart_policy.reset()
+
+    async def drain(self, timeout: float) -> None:
+        """Stop once the calls in flight have finished (at most `timeout` seconds), taking no new ones."""
+        taken = 0
+        try:
+            async with asyncio.timeout(timeout):
+                while taken < self.manifest.concurrency:
+                    await self._slots.get()
+                    taken += 1
+        except TimeoutError:
+            log.warning("plugin %s: calls still running after %g s; stopping it anyway", self.manifest.id, timeout)
+        await self.stop()
 
     async def stop(self) -> None:
         """Stop every process; calls in flight and waiting fail with KernelStopped, nothing starts again."""
