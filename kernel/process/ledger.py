@@ -40,15 +40,37 @@ def _start_time(pid: int) -> float | None:
         return None
 
 
+COMPACT_AT = 64 * 1024  # bytes of +/- lines before the file is rewritten with the live groups only
+
+
+def read_record(path: Path) -> LedgerRecord:
+    """A ledger file: the kernel as JSON on the first line, then `+PGID` / `-PGID` lines as groups come and go."""
+    head, _, body = path.read_bytes().partition(b"\n")
+    record = msgspec.json.decode(head, type=LedgerRecord)
+    live = dict.fromkeys(record.pgids)
+    for line in body.split():
+        if not line[1:].isdigit():
+            continue  # a line being written right now
+        if line[:1] == b"+":
+            live[int(line[1:])] = None
+        elif line[:1] == b"-":
+            live.pop(int(line[1:]), None)
+    record.pgids = list(live)
+    return record
+
+
 class GroupLedger:
-    """This kernel's record: rewritten (atomically) whenever a plugin process group starts or is reaped."""
+    """This kernel's record: one line appended whenever a plugin process group starts or is reaped."""
 
     def __init__(self, folder: Path, kernel_id: str | None = None) -> None:
         self.folder = folder
         self.kernel_id = kernel_id or secrets.token_hex(8)
         self.path = folder / f"kernel-{self.kernel_id}.json"
         self._record = LedgerRecord(kernel_id=self.kernel_id, pid=os.getpid(), started=_start_time(os.getpid()) or 0)
-        self._writable = True
+        self._live: dict[int, None] = {}
+        self._fd: int | None = None
+        self._written = 0
+        self._rewrite()
 
     @property
     def environment(self) -> dict[str, str]:
@@ -56,33 +78,57 @@ class GroupLedger:
         return {KERNEL_ID_VARIABLE: self.kernel_id}
 
     def add(self, pgid: int) -> None:
-        self._record.pgids.append(pgid)
-        self._write()
+        self._live[pgid] = None
+        self._append(b"+%d\n" % pgid)
 
     def discard(self, pgid: int) -> None:
-        if pgid in self._record.pgids:
-            self._record.pgids.remove(pgid)
-            self._write()
+        if self._live.pop(pgid, 0) is None:
+            self._append(b"-%d\n" % pgid)
 
     def close(self) -> None:
-        self._record.pgids.clear()
+        self._live.clear()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
         try:
             self.path.unlink(missing_ok=True)
         except OSError as exc:
             log.warning("could not remove %s: %s", self.path, exc)
 
-    def _write(self) -> None:
-        if not self._writable:
+    def _append(self, line: bytes) -> None:
+        if self._fd is None:
             return
+        if self._written > COMPACT_AT:
+            self._rewrite()
+            return
+        try:
+            self._written += os.write(self._fd, line)
+        except OSError as exc:
+            self._give_up(exc)
+
+    def _rewrite(self) -> None:
+        """Write the header and the live groups to a new file, atomically, and append to it from now on."""
+        self._record.pgids = list(self._live)
         temporary = self.path.with_suffix(".tmp")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            temporary.write_bytes(msgspec.json.encode(self._record))
+            temporary.write_bytes(msgspec.json.encode(self._record) + b"\n")
             os.replace(temporary, self.path)
-        except OSError as exc:  # a read-only home must not stop plugins from running
-            self._writable = False
-            log.warning("cannot record plugin process groups in %s (%s): a killed kernel's leftovers will not "
-                        "be cleaned up at the next start", self.folder, exc)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        except OSError as exc:
+            self._give_up(exc)
+            return
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd, self._written = fd, 0
+
+    def _give_up(self, exc: OSError) -> None:
+        """A read-only home must not stop plugins from running."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        log.warning("cannot record plugin process groups in %s (%s): a killed kernel's leftovers will not be "
+                    "cleaned up at the next start", self.folder, exc)
 
 
 def ours(pid: int, kernel_id: str) -> bool:
@@ -111,7 +157,7 @@ async def reap_leftovers(folder: Path) -> int:
     killed = 0
     for path in sorted(folder.glob("kernel-*.json")):
         try:
-            record = msgspec.json.decode(path.read_bytes(), type=LedgerRecord)
+            record = read_record(path)
         except (OSError, msgspec.DecodeError) as exc:
             log.warning("ignoring the unreadable ledger %s: %s", path, exc)
             path.unlink(missing_ok=True)

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from qualia.kernel.process import KERNEL_ID_VARIABLE, GroupLedger, reap_leftovers
-from qualia.kernel.process.ledger import LedgerRecord
+from qualia.kernel.process.ledger import LedgerRecord, read_record
 from tests.kernel.process_support import until
 
 
@@ -89,10 +89,30 @@ def test_the_ledger_records_groups_as_they_come_and_go(tmp_path):
     ledger.add(101)
     ledger.add(202)
     ledger.discard(101)
-    record = msgspec.json.decode(ledger.path.read_bytes(), type=LedgerRecord)
+    record = read_record(ledger.path)
     assert record.pgids == [202] and record.pid == os.getpid() and record.kernel_id == ledger.kernel_id
     ledger.close()
     assert not ledger.path.exists()
+
+
+def test_a_long_lived_kernels_record_stays_small(tmp_path, monkeypatch):
+    monkeypatch.setattr("qualia.kernel.process.ledger.COMPACT_AT", 100)
+    ledger = GroupLedger(tmp_path / "run")
+    for pgid in range(1000, 1300):
+        ledger.add(pgid)
+        if pgid % 3:
+            ledger.discard(pgid)
+    assert ledger.path.stat().st_size < 1000, "300 groups came and went: compacted, not 3 kB of lines"
+    assert read_record(ledger.path).pgids == [pgid for pgid in range(1000, 1300) if pgid % 3 == 0]
+    ledger.close()
+
+
+def test_a_line_being_written_is_skipped(tmp_path):
+    path = write_record(tmp_path, "deadbeef", [7])
+    path.write_bytes(path.read_bytes() + b"\n+8\n-7\n+9")  # "+9" may still be growing: "+91"...
+    assert read_record(path).pgids == [8, 9]
+    path.write_bytes(path.read_bytes() + b"\n+")
+    assert read_record(path).pgids == [8, 9]
 
 
 def test_an_unwritable_home_only_disables_the_ledger(tmp_path, caplog):
