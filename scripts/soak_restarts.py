@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -89,6 +90,7 @@ async def soak(restarts: int, sleepers: int) -> int:
     status = kernel.plugin_status("soak")
     await kernel.stop()
     left, zombie_count = left_in(folder), zombies() - zombies_start
+    shutil.rmtree(base, ignore_errors=True)
     print(f"{status.restarts} restarts in {elapsed:.1f} s ({elapsed / max(1, status.restarts) * 1000:.0f} ms each)")
     print(f"kernel descriptors: {fds_start} -> {fds_end}; after stop: {len(left)} processes left, "
           f"{zombie_count} new zombies")
