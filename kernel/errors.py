@@ -134,6 +134,12 @@ class PluginTimeout(PluginFault):
     code = "plugin_timeout"
 
 
+class PluginOutOfMemory(PluginFault):
+    """The plugin went over its memory ceiling (manifest `max_memory_mb`, default QUALIA_MAX_MEMORY_MB)."""
+
+    code = "plugin_out_of_memory"
+
+
 # ---- temporarily unavailable ------------------------------------------------
 
 class Unavailable(QualiaError):
@@ -151,6 +157,13 @@ class PluginBusy(Unavailable):
 
 class KernelStopped(Unavailable):
     code = "kernel_stopped"
+
+
+class PluginChanged(Unavailable):
+    """The plugin's files changed on disk since its manifest was loaded: it must be reloaded before it
+    starts again (the kernel does so and retries once; a caller sees this only if it changes again)."""
+
+    code = "plugin_changed"
 
 
 # ---- the service: webhooks and jobs (appended) ---------------------------------
@@ -298,6 +311,26 @@ class WorkerMismatch(QualiaError):
     """A cluster worker whose plugins (ids, versions) differ from the client's: it would compute something else."""
 
     code = "worker_mismatch"
+
+
+# ---- plugin authoring: the plugin index (appended) ------------------------------------
+
+class InvalidPluginIndex(BadRequest):
+    """The plugin index cannot be read or is not a plugin index; the message names it and the field."""
+
+    code = "invalid_plugin_index"
+
+
+class ServerUnreachable(Unavailable):
+    """The CLI cannot reach the server it was pointed at (`qualia plugins reload --url ...`)."""
+
+    code = "server_unreachable"
+
+
+class InstallFailed(QualiaError):
+    """pip could not install a plugin distribution (its output went to stderr)."""
+
+    code = "install_failed"
 
 
 # ---- the SDK's errors, placed in the tree --------------------------------------------

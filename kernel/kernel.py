@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import msgspec
@@ -19,10 +20,10 @@ from qualia.plugin_sdk.manifest import ConfigError, Manifest, validate_config
 from qualia.plugin_sdk.manifest import FORMAT_MEDIA_TYPES
 
 from .analysis import Analysis, FigureOutput, StepResult, artefacts_of, choose_cleaner, cleaning_config, is_cleaner
-from .errors import (InvalidConfig, InvalidInput, InvalidRequest, KernelStopped, PluginProtocolError, QualiaError,
-                     ResolutionError)
+from .errors import (InvalidConfig, InvalidInput, InvalidRequest, KernelStopped, PluginChanged, PluginProtocolError,
+                     QualiaError, ResolutionError)
 from .cache import CacheError, ResultCache, cache_key
-from .process import ProgressCallback
+from .process import SUBREAPER, GroupLedger, ProgressCallback, reap_leftovers
 from .readers import document_layout
 from .registry import Registry
 from .resolver import resolve_order
@@ -52,18 +53,28 @@ class Kernel:
         self.started_at: float | None = None
         self.cache: ResultCache | None = None
         self._preloads: set[asyncio.Task[None]] = set()
+        self._retiring: set[asyncio.Task[None]] = set()  # supervisors of reloaded plugins, finishing their calls
         self._running = False
         self._default_configs: dict[str, tuple[Manifest, dict[str, Any]]] = {}  # the hot path: no config given
+        self.ledger: GroupLedger | None = None
+
+    @property
+    def run_dir(self) -> Path:
+        """Where kernels on this home record their plugins' process groups."""
+        return self.settings.home / "run"
 
     async def start(self) -> "Kernel":
         self.registry.reload()
         self.settings.home.mkdir(parents=True, exist_ok=True)
+        await reap_leftovers(self.run_dir)  # what a killed predecessor on this home left behind
+        self.ledger = GroupLedger(self.run_dir)
         if self.settings.cache_max_bytes > 0:
             try:
                 self.cache = ResultCache(self.settings.cache_path, self.settings.cache_max_bytes)
             except CacheError as exc:
                 log.error("result cache disabled: %s", exc)
         self.started_at = time.monotonic()
+        SUBREAPER.hold()  # orphans of our plugins come back to us (Linux), to be reaped
         self._running = True
         self._start_preloads()
         return self
@@ -88,12 +99,21 @@ class Kernel:
             log.error("preloading %s failed: %s", plugin_id, exc.message)
 
     async def stop(self) -> None:
-        """Stop every plugin process (shutdown, exit, then terminate and kill)."""
-        self._running = False
+        """Stop every plugin process (shutdown, exit, then terminate and kill) and reap their groups.
+
+        From the first line on no process starts: calls in flight and waiting fail with KernelStopped.
+        """
+        was_running, self._running = self._running, False
         for task in self._preloads:
             task.cancel()
         await asyncio.gather(*self._preloads, return_exceptions=True)
-        await asyncio.gather(*(sup.stop() for sup in self._supervisors.values()), return_exceptions=True)
+        await asyncio.gather(*(sup.stop() for sup in self._supervisors.values()), *self._retiring,
+                             return_exceptions=True)
+        if self.ledger is not None:
+            self.ledger.close()
+            self.ledger = None
+        if was_running:
+            SUBREAPER.release()
         if self.cache is not None:
             self.cache.close()
             self.cache = None
@@ -115,8 +135,16 @@ class Kernel:
         manifest = self.registry.get(plugin_id)
         supervisor = self._supervisors.get(plugin_id)
         if supervisor is None:
-            supervisor = self._supervisors[plugin_id] = PluginSupervisor(manifest, self.settings)
+            supervisor = self._supervisors[plugin_id] = PluginSupervisor(manifest, self.settings,
+                                                                         ledger=self.ledger)
+            supervisor.before_spawn = lambda: self._check_code(plugin_id)
         return supervisor
+
+    def _check_code(self, plugin_id: str) -> None:
+        """Before a process starts: never new code under an old manifest (see Registry.refresh_code)."""
+        if not self.registry.refresh_code(plugin_id):
+            raise PluginChanged(f"plugin {plugin_id!r}: plugin.toml changed on disk since it was loaded; reload it",
+                                plugin=plugin_id)
 
     def prepare_config(self, manifest: Manifest, config: dict[str, Any] | None) -> dict[str, Any]:
         """Validate before anything is sent; return the full config with defaults."""
@@ -230,7 +258,8 @@ class Kernel:
 
     async def execute(self, plugin_id: str, document: Document, config: dict[str, Any] | None = None,
                       inputs: dict[str, Any] | None = None, *, use_cache: bool = True, validated: bool = False,
-                      progress: ProgressCallback | None = None, request_id: str | None = None) -> Execution:
+                      progress: ProgressCallback | None = None, request_id: str | None = None,
+                      retry: bool = True) -> Execution:
         """Like `run`, answered from the result cache when the same call was made before."""
         manifest = self.registry.get(plugin_id)
         full_config = (config or {}) if validated else self.prepare_config(manifest, config)
@@ -242,18 +271,27 @@ class Kernel:
         decoder = self._decoders[manifest.kind]
         key = None
         if use_cache and self.cache is not None:
-            key = cache_key(manifest.id, manifest.version, full_config, document, inputs)
+            key = cache_key(manifest.id, manifest.version, full_config, document, inputs,
+                            self.registry.code_hash(manifest.id))
             stored = self._cache_get(key)
             if stored is not None:
                 return Execution(output=decoder.decode(stored), cached=True)
         params = p.RunParams(document=document, config=full_config, inputs=inputs, request_id=request_id)
-        raw = await self.supervisor(plugin_id).call(p.METHOD_RUN, params, progress=progress)
+        try:
+            raw = await self.supervisor(plugin_id).call(p.METHOD_RUN, params, progress=progress)
+        except PluginChanged:
+            if not retry:
+                raise
+            # New code on disk: load it with its manifest, then run again (validated against the new manifest).
+            await self.reload_plugins()
+            return await self.execute(plugin_id, document, config, inputs, use_cache=use_cache, progress=progress,
+                                      request_id=request_id, retry=False)
         try:
             output = decoder.decode(raw)
         except msgspec.ValidationError as exc:
             raise PluginProtocolError(f"plugin {plugin_id!r} returned a malformed {manifest.kind} result: {exc}",
                                       plugin=plugin_id) from None
-        if key is not None:
+        if key is not None and self.cache is not None:  # the kernel may have stopped meanwhile
             self._cache_put(key, manifest.id, bytes(raw))
         return Execution(output=output, cached=False)
 
@@ -273,21 +311,49 @@ class Kernel:
             log.error("cache write failed: %s", exc)
 
     async def reload_plugins(self) -> list[str]:
-        """Re-read every manifest while running; return the ids whose manifest changed or vanished.
+        """Re-read every manifest while running; return the ids whose manifest or code changed or vanished.
 
-        Their processes are stopped (calls in flight on them fail) and the next call
-        starts the plugin from its new manifest.
+        A changed plugin gets a new supervisor with its new manifest at once, so the next call
+        starts the new code; the old one takes no new calls, lets those in flight finish on the
+        old version (up to the old manifest's timeout), then stops its processes: this returns
+        when they are gone.
         """
+        before = dict(self.registry.code_hashes)
         self.registry.reload()
         changed = sorted(plugin_id for plugin_id, supervisor in self._supervisors.items()
-                         if self.registry.manifests.get(plugin_id) != supervisor.manifest)
-        stopping = [self._supervisors.pop(plugin_id) for plugin_id in changed]
-        await asyncio.gather(*(supervisor.stop() for supervisor in stopping), return_exceptions=True)
+                         if self.registry.manifests.get(plugin_id) != supervisor.manifest
+                         or self.registry.code_hash(plugin_id) != before.get(plugin_id))
+        drains = []
+        for plugin_id in changed:
+            supervisor = self._supervisors.pop(plugin_id)
+            drains.append(self._in_background(
+                supervisor.drain(supervisor.manifest.timeout_s + self.settings.cancel_grace_s)))
+        if drains:  # shielded: a caller that goes away must not leave old processes behind
+            await asyncio.shield(asyncio.gather(*drains, return_exceptions=True))
         return changed
+
+    def reset_breaker(self, plugin_id: str) -> PluginStatus | None:
+        """Close a plugin's circuit breaker by hand; None when the plugin has not been used yet."""
+        self.registry.get(plugin_id)
+        supervisor = self._supervisors.get(plugin_id)
+        if supervisor is None:
+            return None
+        supervisor.reset_breaker()
+        return supervisor.status()
+
+    def _in_background(self, coroutine: Any) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+        return task
 
     async def check(self, plugin_id: str) -> PluginStatus:
         """Start the plugin (handshake included) and return its status; raises on failure."""
-        await self.supervisor(plugin_id).ensure_started()
+        try:
+            await self.supervisor(plugin_id).ensure_started()
+        except PluginChanged:
+            await self.reload_plugins()
+            await self.supervisor(plugin_id).ensure_started()
         return self._supervisors[plugin_id].status()
 
     def plugin_status(self, plugin_id: str) -> PluginStatus | None:

@@ -223,7 +223,7 @@ def test_wheel_holds_the_packages_and_their_data(built: Built) -> None:
     assert "qualia/__init__.py" not in names  # a namespace: other distributions may add qualia.* packages
     names = {name.removeprefix("qualia/") for name in names}
     assert not any(name.startswith(("tests/", "scripts/", "examples/")) for name in names)
-    assert {"kernel/__init__.py", "kernel/cli/__init__.py", "kernel/process.py", "plugin_sdk/__init__.py",
+    assert {"kernel/__init__.py", "kernel/cli/__init__.py", "kernel/process/__init__.py", "plugin_sdk/__init__.py",
             "plugins/__init__.py"} <= names
 
     plugin_ids = bundled_plugin_ids(built.context)
@@ -322,6 +322,16 @@ def test_installed_wheel_scores_english_with_shipped_lexicons(outside: tuple[Pat
                              cwd=cwd, env=env).stdout)
     assert result["language"] == "en"
     assert result["document"]["label"] in {"positive", "neutral", "negative"}
+
+
+def test_installed_wheel_ships_the_plugin_templates_and_the_sample_index(outside: tuple[Path, dict[str, str]]) -> None:
+    """`qualia create plugin` renders templates shipped as package data; the sample plugin index ships too."""
+    cwd, env = outside
+    _run(["qualia", "create", "plugin", "shipped", "--kind", "visualizer"], cwd=cwd, env=env)
+    check = _run(["qualia", "plugins", "check", "./shipped"], cwd=cwd, env=env)
+    assert "shipped: conforms to qualia/1" in check.stdout, check.stdout
+    found = _run(["qualia", "plugins", "search", "word_frequencies"], cwd=cwd, env=env)
+    assert "word_frequency" in found.stdout and "qualia/kernel/plugin-index.json" in found.stdout
 
 
 def test_installed_wheel_serves_health_like_the_image(outside: tuple[Path, dict[str, str]]) -> None:
