@@ -77,7 +77,8 @@ async def submit_job(request: web.Request) -> web.Response:
     service = request.app[JOBS]
     runner = service.get_runner()
     body = await read_json(request, JOB_REQUEST_DECODER)
-    spec = job_spec(body, max_documents=service.settings.max_documents)
+    spec = job_spec(body, max_documents=service.settings.max_documents,
+                    allow_private_callbacks=service.settings.callback_allow_private)
     plan_job(runner.kernel, spec)
     return accepted(request, spec, source="api", delivery_id=body.delivery_id, callback_url=body.callback_url)
 

@@ -193,7 +193,8 @@ async def custom(request: web.Request) -> web.Response:
                                       "of the raw body>)")
     raw = decode_object(body, request.app[SETTINGS].max_json_depth)
     service = request.app[JOBS]
-    spec, job_request = parse_job_request(raw, max_documents=service.settings.max_documents)
+    spec, job_request = parse_job_request(raw, max_documents=service.settings.max_documents,
+                                          allow_private_callbacks=service.settings.callback_allow_private)
     plan_job(service.get_runner().kernel, spec)
     delivery = _delivery_id(request.headers.get(DELIVERY_HEADER) or job_request.delivery_id, body)
     return accepted(request, spec, source="custom", delivery_id=delivery, callback_url=job_request.callback_url)

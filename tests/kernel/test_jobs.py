@@ -29,7 +29,7 @@ from tests.conftest import problem_plugin
 from .jobs_support import Receiver, runs, slow_plugin, wait_for
 
 FAST = dict(poll_s=0.1, lease_s=3.0, retry_delay_s=0.2, callback_backoff_s=0.1, callback_timeout_s=2.0,
-            retention_days=0)
+            retention_days=0, callback_allow_private=True)  # the callback receivers listen on 127.0.0.1
 
 
 def plugin_spec(plugin: str, *texts: str, **config: object) -> JobSpec:
