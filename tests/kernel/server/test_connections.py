@@ -25,7 +25,6 @@ from qualia.kernel.server.stats import REQUEST_STATS
 from tests.conftest import FIXTURES, PROJECT, problem_plugin, write_plugin
 
 from ..jobs_support import wait_for
-from .conftest import error_of
 
 KEY = "qk_live_0b7e4d1c9a2f4e8b8c3d5f6a7b9c1d2e"
 
