@@ -141,6 +141,15 @@ def test_a_foreign_or_newer_file_is_refused_naming_it(tmp_path):
         JobStore(newer)
 
 
+def test_a_corrupt_file_is_reported_naming_it_and_left_in_place(tmp_path):
+    path = tmp_path / "jobs.sqlite3"
+    path.write_bytes(b"\x00not a job store\xff" * 300)
+    with pytest.raises(JobStoreError, match="job store .* is corrupt or not a SQLite database") as caught:
+        JobStore(path)
+    assert caught.value.path == path and path.read_bytes().startswith(b"\x00not a job store")
+    assert list(tmp_path.iterdir()) == [path]  # accepted work is never moved away behind the operator's back
+
+
 def test_two_stores_on_one_file_share_the_jobs(tmp_path):
     with JobStore(tmp_path / "j.sqlite3") as one, JobStore(tmp_path / "j.sqlite3") as two:
         job, _ = one.submit(plugin_spec("echo", "a"))
