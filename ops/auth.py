@@ -34,9 +34,8 @@ from typing import Iterable, Mapping
 
 from aiohttp import hdrs, web
 
-from qualia.kernel.errors import InvalidSetting, Unauthorized
-from qualia.kernel.server.errors import error_response
-from qualia.kernel.server.openapi import API_DOC, ApiDoc
+from qualia.kernel import InvalidSetting, Unauthorized
+from qualia.kernel.server import API_DOC, ApiDoc, error_response
 
 from .gates import gate_middleware
 

@@ -23,7 +23,7 @@ from typing import Mapping
 
 from aiohttp import web
 
-from qualia.kernel.server.openapi import API_DOC
+from qualia.kernel.server import API_DOC
 
 from .auth import auth_gate, describe_auth
 from .gates import gate_middleware
