@@ -76,12 +76,13 @@ def describe_bad_request(exc: BaseException) -> str:
 class ClientConnections:
     """Open connections per client address, at most `limit` each (0: no limit)."""
 
-    __slots__ = ("limit", "_open", "_refusing")
+    __slots__ = ("limit", "_open", "_refusing", "refused")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._open: dict[str, int] = {}
         self._refusing: set[str] = set()  # addresses at their limit, told once in the log
+        self.refused: set[asyncio.BaseTransport] = set()  # answered 503, closing after LINGER_S
 
     def admit(self, address: str) -> bool:
         count = self._open.get(address, 0)
@@ -160,7 +161,14 @@ class GuardedRequestHandler(web.RequestHandler):
         transport.write(head + body)
         if transport.can_write_eof():
             transport.write_eof()
-        self._loop.call_later(LINGER_S, transport.close)
+        refused = self._connections.refused
+        refused.add(transport)
+
+        def close() -> None:
+            refused.discard(transport)
+            transport.close()
+
+        self._loop.call_later(LINGER_S, close)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -254,12 +262,14 @@ class GuardedSite(web.BaseSite):
         server = self.runner.server
         assert server is not None, "set the runner up first"
         make_request: RequestFactory = server.request_factory
+        if not getattr(make_request, "tells_the_protocol", False):  # once per server, however many sites
 
-        def request_factory(message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> web.BaseRequest:
-            protocol.request_started()
-            return make_request(message, payload, protocol, writer, task)
+            def request_factory(message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> web.BaseRequest:
+                protocol.request_started()
+                return make_request(message, payload, protocol, writer, task)
 
-        server.request_factory = request_factory  # read by each handler as it is made
+            request_factory.tells_the_protocol = True  # type: ignore[attr-defined]
+            server.request_factory = request_factory  # read by each handler as it is made
 
         def handler() -> GuardedRequestHandler:
             return GuardedRequestHandler(server, loop=loop, connections=self.connections,
@@ -267,3 +277,9 @@ class GuardedSite(web.BaseSite):
 
         self._server = await loop.create_server(handler, self.host, self.port, ssl=self._ssl_context,
                                                 backlog=self._backlog)
+
+    async def stop(self) -> None:
+        await super().stop()
+        for transport in list(self.connections.refused):  # refused connections still lingering
+            transport.close()
+        self.connections.refused.clear()

@@ -171,6 +171,20 @@ async def test_half_sent_request_lines_are_cut_off_and_one_address_holds_a_bound
         assert await asyncio.gather(*(health() for _ in range(50))) == [200] * 50
 
 
+async def test_refused_connections_are_closed_when_the_server_stops(serve):
+    served = await serve(server={"max_connections_per_client": 1})
+    connections = [await open_raw(served.url, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n") for _ in range(3)]
+    first = await asyncio.wait_for(connections[0][0].readuntil(b"\r\n\r\n"), 5)
+    assert first.startswith(b"HTTP/1.1 200")
+    heads = [await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5) for reader, _ in connections[1:]]
+    assert all(head.startswith(b"HTTP/1.1 503") for head in heads)
+    await served.stop()  # within the refused ones' linger time: they are closed too (warnings are errors here)
+    for reader, writer in connections[1:]:
+        assert b"too_many_connections" in await asyncio.wait_for(reader.read(), 5)  # the body, then the end
+    for _, writer in connections:
+        writer.close()
+
+
 async def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(serve):
     served = await serve(server={"header_timeout_s": 0.3})
     reader, writer = await open_raw(served.url, b"")
