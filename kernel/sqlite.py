@@ -148,6 +148,7 @@ class Database:
         self._error_class = error_class
         self._corrupt_advice = corrupt_advice or "restore it from a backup or move it away"
         self._db: sqlite3.Connection | None = None
+        self._sessions: dict[tuple[str, bool], _Session] = {}
         self.moved_aside: Path | None = None  # where a corrupt file went, if it was moved
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,21 +179,19 @@ class Database:
 
     # ---- use --------------------------------------------------------------------------
 
-    @contextmanager
-    def read(self, action: str) -> Iterator[sqlite3.Connection]:
+    def read(self, action: str) -> "_Session":
         """Statements under the lock (no transaction); SQLite errors become the store's error."""
-        with self.lock:
-            db = self.connection()
-            try:
-                yield db
-            except sqlite3.Error as exc:
-                raise self.error(exc, action) from exc
+        session = self._sessions.get((action, False))
+        if session is None:  # one per action, reused: the lock lets one holder at a time use it
+            session = self._sessions[(action, False)] = _Session(self, action, write=False)
+        return session
 
-    @contextmanager
-    def write(self, action: str) -> Iterator[sqlite3.Connection]:
-        """One short write transaction under the lock; rolled back on any error."""
-        with self.read(action) as db, transaction(db):
-            yield db
+    def write(self, action: str) -> "_Session":
+        """One short write transaction under the lock (BEGIN IMMEDIATE); rolled back on any error."""
+        session = self._sessions.get((action, True))
+        if session is None:
+            session = self._sessions[(action, True)] = _Session(self, action, write=True)
+        return session
 
     def connection(self) -> sqlite3.Connection:
         if self._db is None:
@@ -289,3 +288,57 @@ class Database:
                 db.close()
             except sqlite3.Error:
                 pass
+
+
+class _Session:
+    """What `Database.read()` / `write()` return: a plain reusable class, as the cache's hot path runs it.
+
+    Only the lock's holder touches its state, so one instance per action serves every thread.
+    """
+
+    __slots__ = ("_database", "_lock", "_action", "_write", "_db")
+
+    def __init__(self, database: Database, action: str, *, write: bool) -> None:
+        self._database = database
+        self._lock = database.lock
+        self._action = action
+        self._write = write
+        self._db: sqlite3.Connection | None = None
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._lock.acquire()
+        db = self._database._db
+        if db is None:
+            self._lock.release()
+            self._database.connection()  # raises: closed
+        assert db is not None
+        if self._write:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                self._lock.release()
+                raise self._database.error(exc, self._action) from exc
+            except BaseException:
+                self._lock.release()
+                raise
+        self._db = db
+        return db
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        db, self._db = self._db, None
+        if not self._write and exc is None:  # the common read
+            self._lock.release()
+            return
+        try:
+            if self._write and db is not None:
+                if exc is None:
+                    db.execute("COMMIT")
+                elif db.in_transaction:
+                    db.execute("ROLLBACK")
+        except sqlite3.Error as failed:
+            if exc is None:
+                exc = failed
+        finally:
+            self._lock.release()
+        if isinstance(exc, sqlite3.Error):
+            raise self._database.error(exc, self._action) from exc

@@ -87,14 +87,24 @@ async def body_deadline(request: web.Request) -> AsyncIterator[None]:
         async with asyncio.timeout(limit):
             yield
     except TimeoutError:
-        raise RequestTimeout(f"the request body did not arrive within {limit:g} s (QUALIA_BODY_TIMEOUT_S)",
-                             timeout_s=limit) from None
+        raise _body_timeout(limit) from None
+
+
+def _body_timeout(limit: float) -> RequestTimeout:
+    return RequestTimeout(f"the request body did not arrive within {limit:g} s (QUALIA_BODY_TIMEOUT_S)",
+                          timeout_s=limit)
 
 
 async def read_body(request: web.Request) -> bytes:
     """The whole body (bounded by the app's client_max_size: 413), within the body deadline."""
-    async with body_deadline(request):
+    if request.content.is_eof():  # all there already (a small body comes with the headers): no timer needed
         return await request.read()
+    limit = request.app[SETTINGS].body_timeout_s
+    try:
+        async with asyncio.timeout(limit):
+            return await request.read()
+    except TimeoutError:
+        raise _body_timeout(limit) from None
 
 
 async def read_json(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T:
@@ -107,7 +117,8 @@ async def read_json(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T
     if charset is not None and charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
         raise UnsupportedMediaType(f"JSON bodies must be UTF-8 (got charset {charset!r})", got=charset)
     _check_length(request)
-    body = await read_body(request)
+    # All there already (a small body comes with the headers): no deadline to keep.
+    body = await request.read() if request.content.is_eof() else await read_body(request)
     if not body.strip():
         raise MalformedBody("the request body is empty: send a JSON object", **{"byte": 0, "line": 1, "column": 1})
     limit = request.app[SETTINGS].max_json_depth

@@ -113,8 +113,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                                exc.message)
             report_error(request, exc, exc.status)
         response = qualia_error_response(exc)
-        if isinstance(exc, RequestTimeout):
-            response.force_close()  # the rest of the body may never come: do not wait to read it
+        if isinstance(exc, RequestTimeout):  # the rest of the body may never come: do not wait to read it
+            response.force_close()
+            close = getattr(request.protocol, "close_after_answer", None)  # protocol.GuardedRequestHandler
+            if close is not None:
+                close()
         return response
     except web.HTTPException as exc:
         if exc.status < 400:

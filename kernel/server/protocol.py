@@ -119,6 +119,7 @@ class GuardedRequestHandler(web.RequestHandler):
         self._address: str | None = None  # set once admitted
         self._refused = False
         self._busy = False  # a request's headers are in and it is being handled
+        self._close_after_answer = False
         self._header_deadline: float | None = None
         self._header_timer: asyncio.TimerHandle | None = None
 
@@ -146,6 +147,7 @@ class GuardedRequestHandler(web.RequestHandler):
     def _refuse(self, transport: asyncio.BaseTransport, address: str) -> None:
         """Answer 503 without reading the request; close once the client has had time to read it."""
         self._refused = True
+        self._header_deadline = None
         limit = self._connections.limit
         request_id = new_request_id()
         response = error_response(
@@ -171,10 +173,12 @@ class GuardedRequestHandler(web.RequestHandler):
         self._loop.call_later(LINGER_S, close)
 
     def data_received(self, data: bytes) -> None:
-        if self._refused:
-            return  # the request of a refused connection is never parsed
-        if not self._busy and self._header_deadline is None:
-            self._arm_header_deadline()  # the first byte of the next request
+        if self._header_deadline is None and not self._busy:  # the first byte of the next request
+            if self._refused:
+                return  # the request of a refused connection is never parsed
+            self._header_deadline = self._loop.time() + self._header_timeout
+            if self._header_timer is None:
+                self._header_timer = self._loop.call_at(self._header_deadline, self._header_deadline_passed)
         super().data_received(data)
 
     # ---- the header deadline -------------------------------------------------------------
@@ -188,8 +192,12 @@ class GuardedRequestHandler(web.RequestHandler):
         """aiohttp calls this once an answer is written: the connection waits for its next request."""
         self._busy = False
         super().log_access(request, response, time)
-        if response.status == 408:  # the body stopped coming: close now rather than linger for the rest
+        if self._close_after_answer:  # e.g. the body stopped coming: close now rather than linger for the rest
             self.force_close()
+
+    def close_after_answer(self) -> None:
+        """Close the connection as soon as the current answer is written (without reading what is left)."""
+        self._close_after_answer = True
 
     def _arm_header_deadline(self) -> None:
         self._header_deadline = self._loop.time() + self._header_timeout
@@ -265,7 +273,8 @@ class GuardedSite(web.BaseSite):
         if not getattr(make_request, "tells_the_protocol", False):  # once per server, however many sites
 
             def request_factory(message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> web.BaseRequest:
-                protocol.request_started()
+                protocol._busy = True  # GuardedRequestHandler.request_started(), inlined: it runs per request
+                protocol._header_deadline = None
                 return make_request(message, payload, protocol, writer, task)
 
             request_factory.tells_the_protocol = True  # type: ignore[attr-defined]

@@ -150,8 +150,12 @@ async def open_raw(url: str, data: bytes) -> tuple[asyncio.StreamReader, asyncio
 
 
 async def test_half_sent_request_lines_are_cut_off_and_one_address_holds_a_bounded_share(serve):
-    served = await serve(server={"header_timeout_s": 0.5, "max_connections_per_client": 50})
-    connections = [await open_raw(served.url, b"GET /hea") for _ in range(200)]
+    served = await serve(server={"header_timeout_s": 2.0, "max_connections_per_client": 50})
+    loop = asyncio.get_running_loop()
+    opened_at = loop.time()
+    connections = await asyncio.gather(*(open_raw(served.url, b"GET /hea") for _ in range(200)))
+    # All 200 must be open before the first admitted ones time out, or freed slots would admit late ones.
+    assert loop.time() - opened_at < 2.0, "opening 200 connections took longer than the header timeout"
     try:
         # Every one of the 200 ends: 150 refused at once (503), the 50 admitted after the header timeout.
         answers = await asyncio.wait_for(asyncio.gather(*(reader.read() for reader, _ in connections)), 10)
