@@ -153,6 +153,13 @@ class KernelStopped(Unavailable):
     code = "kernel_stopped"
 
 
+class PluginChanged(Unavailable):
+    """The plugin's files changed on disk since its manifest was loaded: it must be reloaded before it
+    starts again (the kernel does so and retries once; a caller sees this only if it changes again)."""
+
+    code = "plugin_changed"
+
+
 # ---- the service: webhooks and jobs (appended) ---------------------------------
 
 class Unauthorized(CallerError):
@@ -227,6 +234,39 @@ class InvalidSetting(QualiaError, ValueError):
     exit_code = 2
 
 
+# ---- input files: what kernel.readers refuses --------------------------------------
+
+class UnreadableInput(CallerError):
+    """A file or upload that cannot become Documents; `details.file` names it, `details.reason` says why."""
+
+    status = 422
+    code = "unreadable_input"
+
+
+class EmptyInput(UnreadableInput):
+    code = "empty_input"
+
+
+class UnsupportedFormat(UnreadableInput):
+    """Binary data, or text in no encoding that can be detected."""
+
+    status = 415
+    code = "unsupported_format"
+
+
+class NoTextLayer(UnreadableInput):
+    """A PDF whose pages carry no text (a scan): it needs OCR first."""
+
+    code = "no_text_layer"
+
+
+class InputTooLarge(UnreadableInput):
+    """An archive (.docx) that would inflate beyond QUALIA_MAX_UNPACKED_BYTES / QUALIA_MAX_UNPACK_RATIO."""
+
+    status = 413
+    code = "input_too_large"
+
+
 # ---- storage: the cache, the job store, backups ------------------------------------
 
 class StorageError(QualiaError):
@@ -245,6 +285,26 @@ class CacheError(StorageError):
 
 class JobStoreError(StorageError):
     code = "job_store_error"
+
+
+# ---- plugin authoring: the plugin index (appended) ------------------------------------
+
+class InvalidPluginIndex(BadRequest):
+    """The plugin index cannot be read or is not a plugin index; the message names it and the field."""
+
+    code = "invalid_plugin_index"
+
+
+class ServerUnreachable(Unavailable):
+    """The CLI cannot reach the server it was pointed at (`qualia plugins reload --url ...`)."""
+
+    code = "server_unreachable"
+
+
+class InstallFailed(QualiaError):
+    """pip could not install a plugin distribution (its output went to stderr)."""
+
+    code = "install_failed"
 
 
 # ---- the SDK's errors, placed in the tree --------------------------------------------

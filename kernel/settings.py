@@ -7,6 +7,7 @@ from typing import Mapping
 
 import msgspec
 
+from qualia.plugin_sdk.archives import DEFAULT_MAX_UNPACK_RATIO, DEFAULT_MAX_UNPACKED_BYTES, ArchiveLimits
 
 EnvTable = dict[str, tuple[str, type]]  # field -> (variable, int | float)
 
@@ -36,6 +37,9 @@ class Settings(msgspec.Struct, kw_only=True):
     cache_max_bytes: int = 256 * 1024 * 1024
     use_entry_points: bool = True
     preload: list[str] = []  # plugin ids started with the kernel; ["all"] for every plugin
+    cleaner: str | None = None  # the transcript cleaner (a plugin providing `segments`); None: chosen by provides
+    max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES  # a .docx (any ZIP) may inflate to this much in all
+    max_unpack_ratio: float = DEFAULT_MAX_UNPACK_RATIO  # ... and no large member more than this many times
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -45,6 +49,7 @@ class Settings(msgspec.Struct, kw_only=True):
             "home": Path(env.get("QUALIA_HOME") or Path.home() / ".qualia"),
             "plugin_path": [Path(p) for p in env.get("QUALIA_PLUGIN_PATH", "").split(os.pathsep) if p],
             "preload": [item.strip() for item in env.get("QUALIA_PRELOAD", "").split(",") if item.strip()],
+            "cleaner": env.get("QUALIA_CLEANER", "").strip() or None,
         }
         values |= read_env_numbers(env, {
             "breaker_failures": ("QUALIA_BREAKER_FAILURES", int),
@@ -54,6 +59,8 @@ class Settings(msgspec.Struct, kw_only=True):
             "queue_limit": ("QUALIA_QUEUE_LIMIT", int),
             "queue_timeout_s": ("QUALIA_QUEUE_TIMEOUT_S", float),
             "cache_max_bytes": ("QUALIA_CACHE_MAX_BYTES", int),
+            "max_unpacked_bytes": ("QUALIA_MAX_UNPACKED_BYTES", int),
+            "max_unpack_ratio": ("QUALIA_MAX_UNPACK_RATIO", float),
         })
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
@@ -61,7 +68,14 @@ class Settings(msgspec.Struct, kw_only=True):
             raise ValueError("QUALIA_BREAKER_FAILURES must be >= 1")
         if not settings.breaker_open_s >= 0:  # also rejects nan
             raise ValueError("QUALIA_BREAKER_OPEN_S must be >= 0")
+        if settings.max_unpacked_bytes < 1 or not settings.max_unpack_ratio > 0:
+            raise ValueError("QUALIA_MAX_UNPACKED_BYTES and QUALIA_MAX_UNPACK_RATIO must be > 0")
         return settings
+
+    @property
+    def archive_limits(self) -> ArchiveLimits:
+        """Bounds for opening a .docx; plugins read the same variables (they inherit the environment)."""
+        return ArchiveLimits(max_unpacked_bytes=self.max_unpacked_bytes, max_ratio=self.max_unpack_ratio)
 
     @property
     def cache_path(self) -> Path:
