@@ -111,9 +111,10 @@ class ClientConnections:
 class GuardedRequestHandler(web.RequestHandler):
     """aiohttp's per-connection protocol, with a header timeout, a per-address share and quiet edges."""
 
-    def __init__(self, manager: Any, *, connections: ClientConnections, header_timeout_s: float,
-                 **kwargs: Any) -> None:
-        super().__init__(manager, **kwargs)
+    def __init__(self, manager: Any, *, loop: asyncio.AbstractEventLoop, connections: ClientConnections,
+                 header_timeout_s: float, **kwargs: Any) -> None:
+        super().__init__(manager, loop=loop, **kwargs)
+        self._event_loop = loop
         self._connections = connections
         self._header_timeout = header_timeout_s
         self._address: str | None = None  # set once admitted
@@ -170,23 +171,18 @@ class GuardedRequestHandler(web.RequestHandler):
             refused.discard(transport)
             transport.close()
 
-        self._loop.call_later(LINGER_S, close)
+        self._event_loop.call_later(LINGER_S, close)
 
     def data_received(self, data: bytes) -> None:
         if self._header_deadline is None and not self._busy:  # the first byte of the next request
             if self._refused:
                 return  # the request of a refused connection is never parsed
-            self._header_deadline = self._loop.time() + self._header_timeout
+            self._header_deadline = self._event_loop.time() + self._header_timeout
             if self._header_timer is None:
-                self._header_timer = self._loop.call_at(self._header_deadline, self._header_deadline_passed)
+                self._header_timer = self._event_loop.call_at(self._header_deadline, self._header_deadline_passed)
         super().data_received(data)
 
     # ---- the header deadline -------------------------------------------------------------
-
-    def request_started(self) -> None:
-        """The request line and headers are in (called by the request factory)."""
-        self._busy = True
-        self._header_deadline = None
 
     def log_access(self, request: web.BaseRequest, response: web.StreamResponse, time: float | None) -> None:
         """aiohttp calls this once an answer is written: the connection waits for its next request."""
@@ -200,9 +196,9 @@ class GuardedRequestHandler(web.RequestHandler):
         self._close_after_answer = True
 
     def _arm_header_deadline(self) -> None:
-        self._header_deadline = self._loop.time() + self._header_timeout
+        self._header_deadline = self._event_loop.time() + self._header_timeout
         if self._header_timer is None:
-            self._header_timer = self._loop.call_at(self._header_deadline, self._header_deadline_passed)
+            self._header_timer = self._event_loop.call_at(self._header_deadline, self._header_deadline_passed)
 
     def _header_deadline_passed(self) -> None:
         """One timer per connection, moved on lazily (no timer churn per request)."""
@@ -210,8 +206,8 @@ class GuardedRequestHandler(web.RequestHandler):
         deadline = self._header_deadline
         if deadline is None or self._busy or self.transport is None:
             return
-        if self._loop.time() < deadline:
-            self._header_timer = self._loop.call_at(deadline, self._header_deadline_passed)
+        if self._event_loop.time() < deadline:
+            self._header_timer = self._event_loop.call_at(deadline, self._header_deadline_passed)
             return
         log.debug("closing a connection from %s: no complete request headers within %g s", self._address,
                   self._header_timeout)
@@ -273,7 +269,8 @@ class GuardedSite(web.BaseSite):
         if not getattr(make_request, "tells_the_protocol", False):  # once per server, however many sites
 
             def request_factory(message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> web.BaseRequest:
-                protocol._busy = True  # GuardedRequestHandler.request_started(), inlined: it runs per request
+                # The request line and headers are in: the header deadline no longer applies (inlined: per request).
+                protocol._busy = True
                 protocol._header_deadline = None
                 return make_request(message, payload, protocol, writer, task)
 

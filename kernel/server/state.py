@@ -54,8 +54,9 @@ class ServerSettings(msgspec.Struct, kw_only=True):
             raise ValueError("QUALIA_SHUTDOWN_TIMEOUT_S must be >= 0")
         if settings.max_json_depth < 1:
             raise ValueError("QUALIA_MAX_JSON_DEPTH must be >= 1")
-        for field, name in (("header_timeout_s", "QUALIA_HEADER_TIMEOUT_S"), ("body_timeout_s", "QUALIA_BODY_TIMEOUT_S"),
-                            ("keepalive_timeout_s", "QUALIA_KEEPALIVE_TIMEOUT_S")):
+        timeouts = (("header_timeout_s", "QUALIA_HEADER_TIMEOUT_S"), ("body_timeout_s", "QUALIA_BODY_TIMEOUT_S"),
+                    ("keepalive_timeout_s", "QUALIA_KEEPALIVE_TIMEOUT_S"))
+        for field, name in timeouts:
             if not getattr(settings, field) > 0:  # also rejects nan
                 raise ValueError(f"{name} must be > 0")
         if settings.max_connections_per_client < 0:

@@ -62,7 +62,8 @@ def restore_backup(archive: Path, home: Path, *, backup_dir: Path | None = None,
 
     report = verify_backup(archive)
     if not report.ok:
-        raise BackupError(f"{archive} failed verification, nothing was restored:\n  - " + "\n  - ".join(report.problems))
+        raise BackupError(f"{archive} failed verification, nothing was restored:\n  - "
+                          + "\n  - ".join(report.problems))
 
     parent = home.parent
     try:

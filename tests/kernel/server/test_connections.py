@@ -31,7 +31,8 @@ KEY = "qk_live_0b7e4d1c9a2f4e8b8c3d5f6a7b9c1d2e"
 # Requests aiohttp's parser refuses, each carrying the key in an Authorization header.
 MALFORMED = {
     "bare_lf": f"GET /plugins HTTP/1.1\nHost: x\nAuthorization: Bearer {KEY}\n\n".encode(),
-    "over_long_header": b"GET /plugins HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY.encode() * 300 + b"\r\n\r\n",
+    "over_long_header": b"GET /plugins HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY.encode() * 300
+                        + b"\r\n\r\n",
     "control_char_in_header": f"GET /plugins HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\x01\r\n\r\n".encode(),
     "space_before_colon": f"GET /plugins HTTP/1.1\r\nHost: x\r\nAuthorization : Bearer {KEY}\r\n\r\n".encode(),
 }
