@@ -40,6 +40,10 @@ class Settings(msgspec.Struct, kw_only=True):
     cleaner: str | None = None  # the transcript cleaner (a plugin providing `segments`); None: chosen by provides
     max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES  # a .docx (any ZIP) may inflate to this much in all
     max_unpack_ratio: float = DEFAULT_MAX_UNPACK_RATIO  # ... and no large member more than this many times
+    max_memory_mb: int = 2048  # ceiling of a plugin process without `max_memory_mb` in its manifest; 0: none
+    restart_limit: int = 10  # restarts of one plugin allowed within restart_window_s before its breaker opens
+    restart_window_s: float = 60.0
+    restart_stable_s: float = 30.0  # a process alive this long resets the restart backoff
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -61,6 +65,10 @@ class Settings(msgspec.Struct, kw_only=True):
             "cache_max_bytes": ("QUALIA_CACHE_MAX_BYTES", int),
             "max_unpacked_bytes": ("QUALIA_MAX_UNPACKED_BYTES", int),
             "max_unpack_ratio": ("QUALIA_MAX_UNPACK_RATIO", float),
+            "max_memory_mb": ("QUALIA_MAX_MEMORY_MB", int),
+            "restart_limit": ("QUALIA_RESTART_LIMIT", int),
+            "restart_window_s": ("QUALIA_RESTART_WINDOW_S", float),
+            "restart_stable_s": ("QUALIA_RESTART_STABLE_S", float),
         })
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
@@ -70,6 +78,12 @@ class Settings(msgspec.Struct, kw_only=True):
             raise ValueError("QUALIA_BREAKER_OPEN_S must be >= 0")
         if settings.max_unpacked_bytes < 1 or not settings.max_unpack_ratio > 0:
             raise ValueError("QUALIA_MAX_UNPACKED_BYTES and QUALIA_MAX_UNPACK_RATIO must be > 0")
+        if settings.max_memory_mb < 0:
+            raise ValueError("QUALIA_MAX_MEMORY_MB must be >= 0 (0: no default ceiling)")
+        if settings.restart_limit < 1:
+            raise ValueError("QUALIA_RESTART_LIMIT must be >= 1")
+        if not settings.restart_window_s > 0 or not settings.restart_stable_s >= 0:
+            raise ValueError("QUALIA_RESTART_WINDOW_S must be > 0 and QUALIA_RESTART_STABLE_S >= 0")
         return settings
 
     @property
