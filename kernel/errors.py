@@ -153,6 +153,13 @@ class KernelStopped(Unavailable):
     code = "kernel_stopped"
 
 
+class PluginChanged(Unavailable):
+    """The plugin's files changed on disk since its manifest was loaded: it must be reloaded before it
+    starts again (the kernel does so and retries once; a caller sees this only if it changes again)."""
+
+    code = "plugin_changed"
+
+
 # ---- the service: webhooks and jobs (appended) ---------------------------------
 
 class Unauthorized(CallerError):
@@ -284,6 +291,26 @@ class MissingExtra(UsageError):
     """A format whose library is an optional extra that is not installed; says what to pip install."""
 
     code = "missing_extra"
+
+
+# ---- plugin authoring: the plugin index (appended) ------------------------------------
+
+class InvalidPluginIndex(BadRequest):
+    """The plugin index cannot be read or is not a plugin index; the message names it and the field."""
+
+    code = "invalid_plugin_index"
+
+
+class ServerUnreachable(Unavailable):
+    """The CLI cannot reach the server it was pointed at (`qualia plugins reload --url ...`)."""
+
+    code = "server_unreachable"
+
+
+class InstallFailed(QualiaError):
+    """pip could not install a plugin distribution (its output went to stderr)."""
+
+    code = "install_failed"
 
 
 # ---- the SDK's errors, placed in the tree --------------------------------------------

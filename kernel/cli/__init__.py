@@ -17,14 +17,14 @@ from typing import Sequence
 from .. import entry_points
 from ..errors import QualiaError, translate
 from ..settings import Settings
-from . import analysis, batch, export, figures, pipelines, plugins, service, watch
+from . import analysis, batch, create, export, figures, pipelines, plugins, service, watch
 from .command import COMMAND_GROUP, Command, Subcommands, with_kernel
 
 __all__ = ["BUILT_IN", "Command", "Subcommands", "build_parser", "main", "with_kernel"]
 
 BUILT_IN: tuple[Command, ...] = (
     service.VERSION, plugins.COMMAND, analysis.ANALYZE, analysis.PROCESS, figures.COMMAND, pipelines.COMMAND,
-    batch.COMMAND, export.COMMAND, watch.COMMAND, service.CACHE, service.DOCTOR, service.SERVE,
+    batch.COMMAND, export.COMMAND, watch.COMMAND, service.CACHE, service.DOCTOR, service.SERVE, create.COMMAND,
 )
 
 log = logging.getLogger("qualia.cli")
@@ -62,7 +62,12 @@ def build_parser(available: dict[str, Command] | None = None) -> argparse.Argume
 
 def main(argv: Sequence[str] | None = None) -> int:
     available = commands()
-    args = build_parser(available).parse_args(argv)
+    parser = build_parser(available)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # only a subcommand that declares `passthrough` (e.g. pip arguments after `--`) takes them
+        if not hasattr(args, "passthrough") or extra[0] != "--":
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.passthrough = extra[1:]
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
