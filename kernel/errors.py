@@ -293,6 +293,32 @@ class JobStoreError(StorageError):
     code = "job_store_error"
 
 
+# ---- corpus work: batch, export, watch (appended) --------------------------------------
+
+class BadOutputFolder(BadRequest):
+    """A batch output folder that is not a batch's (or cannot be written); names the folder."""
+
+    code = "bad_output_folder"
+
+
+class BadAliases(BadRequest):
+    """A speaker aliases file that cannot be used; names the file and the entry."""
+
+    code = "bad_aliases"
+
+
+class ExportFailed(BadRequest):
+    """An export that cannot be written as asked (e.g. more rows than an Excel sheet holds)."""
+
+    code = "export_failed"
+
+
+class MissingExtra(UsageError):
+    """A format whose library is an optional extra that is not installed; says what to pip install."""
+
+    code = "missing_extra"
+
+
 # ---- plugin authoring: the plugin index (appended) ------------------------------------
 
 class InvalidPluginIndex(BadRequest):

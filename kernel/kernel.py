@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import msgspec
 
@@ -182,6 +182,7 @@ class Kernel:
                       inputs: dict[str, Any] | None = None, configs: dict[str, dict[str, Any]] | None = None,
                       clean: bool | None = None, resolve: bool = True, use_cache: bool = True,
                       validated: bool = False, progress: ProgressCallback | None = None,
+                      step_progress: Callable[[str, p.ProgressParams], None] | None = None,
                       request_id: str | None = None) -> Analysis:
         """One plugin on one document, its requirements resolved: the single-analysis path.
 
@@ -190,6 +191,7 @@ class Kernel:
         (see `cleaner_for`). `configs` configures those other steps by plugin id (the cleaner starts
         from CLEANING_DEFAULTS). Every config is validated before anything runs. The target's
         StepResult is `analysis.target`; pipelines run their steps through `run_step`, the same call.
+        `progress` gets the target's `$/progress`; `step_progress` every step's, with the step's id.
         """
         manifest = self.registry.get(plugin_id)
         target_config = (config or {}) if validated else self.prepare_config(manifest, config)
@@ -213,7 +215,8 @@ class Kernel:
         artefacts = dict(inputs)
         for step, step_config in plan:
             result = await self.run_step(step, document, step_config, {name: artefacts[name] for name in step.requires},
-                                         use_cache=use_cache, request_id=request_id)
+                                         use_cache=use_cache, request_id=request_id,
+                                         progress=_relay(step_progress, step.id))
             results.append(result)
             if result.document is not None:
                 document = result.document
@@ -221,7 +224,8 @@ class Kernel:
         target_inputs = inputs if not plan else {**inputs, **{name: artefacts[name] for name in manifest.requires
                                                               if name in artefacts}}
         results.append(await self.run_step(manifest, document, target_config, target_inputs, use_cache=use_cache,
-                                           progress=progress, request_id=request_id))
+                                           progress=progress or _relay(step_progress, manifest.id),
+                                           request_id=request_id))
         return Analysis(steps=results, document=document, cleaner=cleaner.id if cleaner is not None else None)
 
     async def run_step(self, manifest: Manifest, document: Document, config: dict[str, Any],
@@ -358,3 +362,10 @@ class Kernel:
 
     def status(self) -> dict[str, PluginStatus]:
         return {plugin_id: sup.status() for plugin_id, sup in self._supervisors.items()}
+
+
+def _relay(step_progress: Callable[[str, p.ProgressParams], None] | None, step_id: str) -> ProgressCallback | None:
+    """A plugin's progress callback that tells `step_progress` which step it is."""
+    if step_progress is None:
+        return None
+    return lambda note: step_progress(step_id, note)

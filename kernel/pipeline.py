@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
 import msgspec
 from msgspec import Meta
 
+from qualia.plugin_sdk import protocol as p
 from qualia.plugin_sdk.document import Document
 from qualia.plugin_sdk.manifest import Manifest
 
@@ -23,7 +24,10 @@ from .resolver import resolve_order
 from .versions import parse_pin, pin_mismatch
 
 __all__ = ["FigureOutput", "PipelineError", "PipelineRun", "PipelineSpec", "PlannedStep", "Step", "StepResult",
-           "load_pipeline", "parse_pipeline", "plan_for_target", "plan_pipeline", "run_plan", "with_cleaning"]
+           "StepProgress", "load_pipeline", "parse_pipeline", "plan_for_target", "plan_pipeline", "run_plan",
+           "with_cleaning"]
+
+StepProgress = Callable[[str, p.ProgressParams], None]  # (step id, the plugin's `$/progress`)
 
 
 class PipelineError(CallerError):
@@ -156,15 +160,24 @@ def with_cleaning(kernel: Any, plan: list[PlannedStep], document: Document,
 
 async def run_plan(kernel: Any, plan: list[PlannedStep], document: Document, *, name: str = "pipeline",
                    output_dir: Path | None = None, use_cache: bool = True,
-                   artefacts: dict[str, Any] | None = None, request_id: str | None = None) -> PipelineRun:
-    """Run the planned steps in order, each through `Kernel.run_step`; figures go to `output_dir` if given."""
+                   artefacts: dict[str, Any] | None = None, request_id: str | None = None,
+                   progress: StepProgress | None = None) -> PipelineRun:
+    """Run the planned steps in order, each through `Kernel.run_step`; figures go to `output_dir` if given.
+
+    A failure is re-raised with `details.step` naming the step that failed; `progress` receives each
+    plugin's `$/progress` notifications with the step's id."""
     artefacts = dict(artefacts or {})
     results: list[StepResult] = []
     for step in plan:
         manifest = step.manifest
         inputs = {name: artefacts[name] for name in manifest.requires}
-        result = await kernel.run_step(manifest, document, step.config, inputs, step_id=step.id, use_cache=use_cache,
-                                       request_id=request_id)
+        step_progress = None if progress is None else (lambda note, step_id=step.id: progress(step_id, note))
+        try:
+            result = await kernel.run_step(manifest, document, step.config, inputs, step_id=step.id,
+                                           use_cache=use_cache, progress=step_progress, request_id=request_id)
+        except QualiaError as exc:
+            exc.details.setdefault("step", step.id)
+            raise
         if result.document is not None:
             document = result.document
         artefacts.update(artefacts_of(manifest, result))

@@ -37,6 +37,7 @@ class Settings(msgspec.Struct, kw_only=True):
     cache_max_bytes: int = 256 * 1024 * 1024
     use_entry_points: bool = True
     preload: list[str] = []  # plugin ids started with the kernel; ["all"] for every plugin
+    plugin_concurrency: int | None = None  # processes per plugin for this run (batch --workers); None: manifests'
     cleaner: str | None = None  # the transcript cleaner (a plugin providing `segments`); None: chosen by provides
     max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES  # a .docx (any ZIP) may inflate to this much in all
     max_unpack_ratio: float = DEFAULT_MAX_UNPACK_RATIO  # ... and no large member more than this many times
@@ -85,6 +86,10 @@ class Settings(msgspec.Struct, kw_only=True):
         if not settings.restart_window_s > 0 or not settings.restart_stable_s >= 0:
             raise ValueError("QUALIA_RESTART_WINDOW_S must be > 0 and QUALIA_RESTART_STABLE_S >= 0")
         return settings
+
+    def concurrency_for(self, declared: int) -> int:
+        """How many processes a plugin that declares `declared` keeps in this run."""
+        return self.plugin_concurrency if self.plugin_concurrency is not None else declared
 
     @property
     def archive_limits(self) -> ArchiveLimits:

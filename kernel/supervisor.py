@@ -66,7 +66,7 @@ class PluginSupervisor:
         self.calls = 0
         self.last_error: str | None = None
         self._slots: asyncio.Queue[PluginProcess | None] = asyncio.Queue()
-        for _ in range(manifest.concurrency):
+        for _ in range(settings.concurrency_for(manifest.concurrency)):
             self._slots.put_nowait(None)
         self._processes: set[PluginProcess] = set()  # every process not yet reaped
         self._ever_started = 0

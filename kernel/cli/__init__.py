@@ -17,14 +17,14 @@ from typing import Sequence
 from .. import entry_points
 from ..errors import QualiaError, translate
 from ..settings import Settings
-from . import analysis, create, figures, pipelines, plugins, service
+from . import analysis, batch, create, export, figures, pipelines, plugins, service, watch
 from .command import COMMAND_GROUP, Command, Subcommands, with_kernel
 
 __all__ = ["BUILT_IN", "Command", "Subcommands", "build_parser", "main", "with_kernel"]
 
 BUILT_IN: tuple[Command, ...] = (
     service.VERSION, plugins.COMMAND, analysis.ANALYZE, analysis.PROCESS, figures.COMMAND, pipelines.COMMAND,
-    service.CACHE, service.DOCTOR, service.SERVE, create.COMMAND,
+    batch.COMMAND, export.COMMAND, watch.COMMAND, service.CACHE, service.DOCTOR, service.SERVE, create.COMMAND,
 )
 
 log = logging.getLogger("qualia.cli")

@@ -18,6 +18,7 @@ from ..inputs import read_inputs
 from ..kernel import Kernel
 from .command import Command, Subcommands, with_kernel
 from .params import parse_parameter
+from .progress import step_display
 from .render import emit, render_human, to_json
 
 
@@ -74,10 +75,11 @@ async def analyze(args: argparse.Namespace, kernel: Kernel) -> int:
     config = dict(parse_parameter(manifest, item) for item in args.param)
     config = kernel.prepare_config(manifest, config)  # fail before reading any file
     results = []
-    for label, document in read_documents(args, kernel, args.files):
-        analysis = await kernel.analyze(manifest.id, document, config, clean=clean_option(args), validated=True,
-                                        use_cache=not args.no_cache)
-        results.append({"file": label, "result": analysis.target.result})
+    with step_display() as display:  # the plugins' $/progress on stderr: stdout stays the result
+        for label, document in read_documents(args, kernel, args.files):
+            analysis = await kernel.analyze(manifest.id, document, config, clean=clean_option(args), validated=True,
+                                            use_cache=not args.no_cache, step_progress=display)
+            results.append({"file": label, "result": analysis.target.result})
     if args.json:
         emit(to_json(results[0]["result"] if len(results) == 1 else results), args.output)
         return 0
@@ -106,10 +108,11 @@ async def process(args: argparse.Namespace, kernel: Kernel) -> int:
     config = dict(parse_parameter(manifest, item) for item in args.param)
     config = kernel.prepare_config(manifest, config)
     documents = []
-    for _, document in read_documents(args, kernel, [args.file]):
-        analysis = await kernel.analyze(manifest.id, document, config, clean=False, validated=True,
-                                        use_cache=not args.no_cache)
-        documents.append(analysis.target.document)
+    with step_display() as display:
+        for _, document in read_documents(args, kernel, [args.file]):
+            analysis = await kernel.analyze(manifest.id, document, config, clean=False, validated=True,
+                                            use_cache=not args.no_cache, step_progress=display)
+            documents.append(analysis.target.document)
     emit(to_json(documents[0] if len(documents) == 1 else documents), args.output)  # a CSV: one per row
     return 0
 

@@ -17,6 +17,7 @@ from ..kernel import Kernel
 from .analysis import add_input_arguments, add_plugin_arguments, clean_option, plugin_of_kind, read_documents
 from .command import Command, Subcommands, with_kernel
 from .params import parse_parameter
+from .progress import step_display
 
 SUFFIX_FORMATS = {".png": "png", ".svg": "svg", ".html": "html", ".htm": "html"}
 
@@ -52,8 +53,9 @@ async def visualize(args: argparse.Namespace, kernel: Kernel) -> int:
                              f"or the suffix of -o {args.output})")
     config = kernel.prepare_config(manifest, config)
     document = combine_rows([document for _, document in read_documents(args, kernel, [args.file])])
-    analysis = await kernel.analyze(manifest.id, document, config, clean=clean_option(args), validated=True,
-                                    use_cache=not args.no_cache)
+    with step_display() as display:
+        analysis = await kernel.analyze(manifest.id, document, config, clean=clean_option(args), validated=True,
+                                        use_cache=not args.no_cache, step_progress=display)
     figure = analysis.target.figure
     assert figure is not None and figure.data is not None
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from ..kernel import Kernel
 from ..pipeline import load_pipeline, plan_pipeline, run_plan, with_cleaning
 from .analysis import read_documents
 from .command import Command, Subcommands, with_kernel
+from .progress import step_display
 from .render import emit, to_json
 
 
@@ -48,8 +49,9 @@ async def pipeline(args: argparse.Namespace, kernel: Kernel) -> int:
     runs = []
     for source, document in zip(sources, documents):
         steps = with_cleaning(kernel, plan, document, False if args.raw else None)
-        run = await run_plan(kernel, steps, document, name=spec.name, output_dir=args.output_dir,
-                             use_cache=not args.no_cache)
+        with step_display() as display:
+            run = await run_plan(kernel, steps, document, name=spec.name, output_dir=args.output_dir,
+                                 use_cache=not args.no_cache, progress=display)
         runs.append(run)
         summary = ", ".join(f"{step.id}{' (cached)' if step.cached else ''}" for step in run.steps)
         print(f"{source}: {summary}", file=sys.stderr)

@@ -5,7 +5,9 @@ start it re-queues the jobs a dead server left `running` (its owner process
 is gone, or its lease expired) and resumes pending callback deliveries.
 
 A job is planned again when it runs, then its documents go through the
-kernel one by one; each outcome is stored as it ends (so a restarted job
+corpus engine's unit of work and executor (the same as `qualia batch`:
+several documents in flight, each plugin busy with a different one); each
+outcome is stored as it ends (so a restarted job
 skips finished documents) and announced to SSE subscribers through
 `JobEvents`. A document that fails is recorded and the others still run;
 the job then ends `failed` naming the first failure. A plugin that is only
@@ -29,10 +31,11 @@ from typing import Any
 import msgspec
 import psutil
 
-from qualia.plugin_sdk.document import Document
+from qualia.plugin_sdk import protocol as p
 
+from ..corpus.executor import LocalExecutor
+from ..corpus.work import SourceOutcome, WorkItem, WorkOptions
 from ..errors import Conflict, QualiaError, Unavailable, UnknownJob
-from ..pipeline import PlannedStep, run_plan, with_cleaning
 from .callbacks import CallbackSender
 from .events import JobEvents
 from .settings import JobSettings
@@ -45,6 +48,15 @@ __all__ = ["JobRunner", "owner_is_dead"]
 log = logging.getLogger("qualia.jobs")
 
 _DAY_S = 86400.0
+
+class _Steps(msgspec.Struct):
+    steps: msgspec.Raw  # a PipelineRun's steps, copied into the outcome without being decoded
+
+
+_STEPS = msgspec.json.Decoder(_Steps)
+
+# Jobs answer from the result cache, keep figures in their JSON, and retry later when a plugin is unavailable.
+JOB_WORK = WorkOptions(use_cache=True, figures_inline=True, raise_unavailable=True)
 
 
 def _this_process() -> tuple[str, int, float]:
@@ -83,6 +95,7 @@ class JobRunner:
         self.callbacks = CallbackSender(store, self.settings, self.owner, on_change=self.events.notify)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancelled: set[str] = set()  # cancelled on purpose (not by a stop)
+        self._live: dict[str, dict[str, Any]] = {}  # job id -> the latest plugin progress
         self._slots = asyncio.Semaphore(self.settings.workers)
         self._wake = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
@@ -241,10 +254,20 @@ class JobRunner:
             spec = self.store.spec(job.id)
             plan = plan_job(self.kernel, spec)
             done = self.store.done_indexes(job.id)
-            for index, document in enumerate(spec.documents):
-                if index in done:
-                    continue
-                ok, outcome = await self._run_document(job, spec, plan, index, document)
+            items = (WorkItem(key=str(index), document=document, request_id=f"{job.id}/{index}")
+                     for index, document in enumerate(spec.documents) if index not in done)
+            executor = LocalExecutor(self.kernel, workers=self.kernel.settings.plugin_concurrency or 1,
+                                     options=JOB_WORK)
+
+            def relay(key: str, step: str, note: p.ProgressParams) -> None:
+                index = int(key)
+                self._live[job.id] = {"index": index, "document_id": spec.documents[index].id, "step": step,
+                                      "done": note.done, "total": note.total}
+                self.events.notify(job.id)
+
+            async for source in executor.map(items, plan, pipeline=spec.target, progress=relay):
+                index = int(source.key)
+                ok, outcome = self._outcome(spec, index, source)
                 if self.store.record_output(job.id, self.owner, index, ok, outcome) is None:
                     return  # cancelled or taken over meanwhile
                 self.events.notify(job.id)
@@ -264,33 +287,33 @@ class JobRunner:
             self._end(job, "failed", {"code": "internal_error", "message": f"internal error: {exc!r}",
                                       "details": {}})
         finally:
+            self._live.pop(job.id, None)
             self.events.notify(job.id)
 
-    async def _run_document(self, job: Job, spec: JobSpec, plan: list[PlannedStep], index: int,
-                            document: Document) -> tuple[bool, bytes]:
-        """Run the plan on one document; a failure is this document's outcome, not the job's.
+    def live_progress(self, job_id: str) -> dict[str, Any] | None:
+        """The latest `$/progress` of a plugin working on this job (document, step, done, total), or None."""
+        return self._live.get(job_id)
 
-        Unavailable (breaker open, busy, kernel stopping) is raised: the job retries later.
-        """
-        head: dict[str, Any] = {"index": index, "document_id": document.id}
-        try:
-            run = await run_plan(self.kernel, with_cleaning(self.kernel, plan, document), document, name=spec.target,
-                                 request_id=f"{job.id}/{index}")
-        except Unavailable:
-            raise
-        except QualiaError as exc:
-            return False, encode({**head, "error": error_body(exc)})
-        except Exception as exc:  # a bug, not the document's fault; still only this document fails
-            log.exception("job %s: document %d failed unexpectedly", job.id, index)
-            return False, encode({**head, "error": {"code": "internal_error", "message": f"internal error: {exc!r}",
-                                                    "details": {}}})
-        outcome: dict[str, Any] = {**head, "steps": run.steps}
-        if spec.kind == "plugin" and run.steps:
-            last = msgspec.to_builtins(run.steps[-1])
-            for key in ("result", "document", "figure"):
-                if key in last:
-                    outcome[key] = last[key]
-        return True, encode(outcome)
+    @staticmethod
+    def _outcome(spec: JobSpec, index: int, source: SourceOutcome) -> tuple[bool, bytes]:
+        """A document's outcome as the job store keeps it: its steps, or its error."""
+        document = source.documents[0]
+        head = f'{{"index":{index},"document_id":'.encode() + encode(document.document_id)
+        if not document.ok:
+            assert document.error is not None
+            failure = document.error
+            error = {"code": failure.code, "message": failure.message,
+                     "details": {**failure.details, "step": failure.step}}
+            return False, head + b',"error":' + encode(error) + b"}"
+        assert document.run is not None
+        run = bytes(document.run)
+        extra = b""
+        if spec.kind == "plugin":  # the last step's answer, as a one-plugin call gives it
+            last = msgspec.json.decode(run)["steps"][-1]
+            extra = b"".join(b',"' + key.encode() + b'":' + encode(last[key])
+                             for key in ("result", "document", "figure") if key in last)
+        steps = _STEPS.decode(run).steps
+        return True, head + b',"steps":' + bytes(steps) + extra + b"}"
 
     def _complete(self, job: Job) -> None:
         current = self.store.get(job.id)

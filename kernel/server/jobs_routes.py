@@ -9,10 +9,16 @@ hooks that start the job runner after the kernel and stop it before.
   field), then 202 `{"job_id", …}` with `Location: /jobs/{id}`.
 - GET /jobs/{job_id}: state, progress, error, callback state and the result
   so far (`result.documents`, one outcome per finished document); 404 unknown.
+- POST /jobs as multipart/form-data: many uploaded files (`file` parts) and
+  the same fields as form fields (`jobs_uploads.py`).
 - GET /jobs/{job_id}/events: Server-Sent Events. `retry:` first, then named
   events with JSON data: `state` (state, attempts), `progress` (done, total,
-  failed), and `done` (the whole job, result included) after which the
-  stream ends. Comments (`: heartbeat`) keep idle connections open.
+  failed), `step_progress` (a plugin's `$/progress` on one document: index,
+  document_id, step, done, total), and `done` (the whole job, result
+  included) after which the stream ends. Comments (`: heartbeat`) keep idle
+  connections open.
+- GET /jobs/{job_id}/export?format=csv|xlsx|parquet|qdpx: a finished job's
+  documents as tidy tables or a REFI-QDA project (`jobs_export.py`).
 - DELETE /jobs/{job_id}: cancel a queued or running job (200 with the job;
   the plugin gets `$/cancel`); 409 if it has already finished.
 - GET /jobs?limit=50&state=…: the newest jobs first, without results.
@@ -30,7 +36,9 @@ from ..jobs import ACTIVE_STATES, FINAL_STATES, JobRequest, JobSettings, JobView
 from ..jobs.spec import job_spec
 from ..jobs.view import encode
 from .bodies import read_json
+from .jobs_export import export_job
 from .jobs_service import JOBS, JobAccepted, JobService, accepted
+from .jobs_uploads import read_job_form
 from .logs import REQUEST_ID_HEADER, REQUEST_ID_KEY
 from . import sse
 from .openapi import API_DOC
@@ -68,6 +76,7 @@ def setup_jobs(app: web.Application, kernel_key: web.AppKey[Any] = KERNEL, *, se
     app.router.add_get("/jobs/{job_id}", get_job)
     app.router.add_delete("/jobs/{job_id}", cancel_job)
     app.router.add_get("/jobs/{job_id}/events", job_events)
+    app.router.add_get("/jobs/{job_id}/export", export_job)
     setup_webhook_routes(app, webhooks)
     doc = app.get(API_DOC)
     if doc is not None:
@@ -78,7 +87,10 @@ def setup_jobs(app: web.Application, kernel_key: web.AppKey[Any] = KERNEL, *, se
 async def submit_job(request: web.Request) -> web.Response:
     service = request.app[JOBS]
     runner = service.get_runner()
-    body = await read_json(request, JOB_REQUEST_DECODER)
+    if request.content_type == "multipart/form-data":
+        body = await read_job_form(request)
+    else:
+        body = await read_json(request, JOB_REQUEST_DECODER)
     spec = job_spec(body, max_documents=service.settings.max_documents,
                     allow_private_callbacks=service.settings.callback_allow_private)
     plan_job(runner.kernel, spec)
@@ -125,6 +137,7 @@ async def job_events(request: web.Request) -> web.StreamResponse:
     last_write = time.monotonic()
     sent_state: tuple[str, int] | None = None
     sent_progress: tuple[int, int, int] | None = None
+    sent_live: dict[str, Any] | None = None
     # Wake at least this often to re-read the store: the job may run in another process.
     wait_s = min(settings.sse_heartbeat_s, settings.poll_s)
     with runner.events.subscribe(job.id) as subscription:
@@ -141,6 +154,10 @@ async def job_events(request: web.Request) -> web.StreamResponse:
                 sent_progress = (current.done, current.total, current.failed)
                 chunks.append(sse.event("progress", {"id": current.id, "done": current.done, "total": current.total,
                                                      "failed": current.failed}))
+            live = runner.live_progress(job.id)
+            if live is not None and live != sent_live and not current.final:
+                sent_live = dict(live)
+                chunks.append(sse.event("step_progress", {"id": current.id, **live}))
             if current.final:
                 chunks.append(sse.event("done", encode(job_view(current, job_result(runner.store, current)))))
             if chunks:
@@ -156,19 +173,27 @@ async def job_events(request: web.Request) -> web.StreamResponse:
 
 
 JOB_ERRORS = (404, 503)
-JOB_EVENTS = ("state", "progress", "done")
+JOB_EVENTS = ("state", "progress", "step_progress", "done")
 
 
 def describe(doc: Any) -> None:
     doc.add("post", "/jobs", "submitJob", tag="jobs", summary="Submit a durable job",
             description="A plugin (`plugin` + `config`, dependencies resolved) or an inline `pipeline` "
                         "(`{\"steps\": [...]}`) over `documents` (strings, `{\"text\", ...}` or "
-                        "`{\"document\": {...}}`), a `document` or a `text`. Checked and planned before it is "
+                        "`{\"document\": {...}}`), a `document` or a `text`; or multipart/form-data with many "
+                        "`file` parts (each read like `qualia batch` reads a file) and these fields as form "
+                        "fields. Checked and planned before it is "
                         "accepted (422 names the step or field); answers 202 at once with `Location: /jobs/{id}`. "
                         "Jobs survive a restart. With `callback_url` the finished job is POSTed there, signed "
                         "`X-Qualia-Signature: sha256=<hex>` (QUALIA_CALLBACK_SECRET), retried with backoff. A "
                         "repeated `delivery_id` answers 200 with the earlier job, flagged `duplicate`.",
             request=JobRequest, responses={202: JobAccepted, 200: JobAccepted}, errors=(400, 413, 415, 422, 503))
+    doc.add("get", "/jobs/{job_id}/export", "exportJob", tag="jobs", summary="Export a finished job",
+            description="Query `format`: `csv` or `parquet` (a ZIP, one file per table: segments, terms, "
+                        "documents, speakers), `xlsx` (one sheet per table) or `qdpx` (a REFI-QDA project). "
+                        "409 while the job is queued or running.",
+            responses={200: {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+            errors=(404, 409, 422, 503))
     doc.add("get", "/jobs", "listJobs", tag="jobs", summary="Recent jobs",
             description="Newest first, without results. Query: `limit` (1-500, default 50), `state`.",
             responses={200: JobList}, errors=(422, 503))
@@ -179,6 +204,7 @@ def describe(doc: Any) -> None:
             description="Cancels a queued or running job (the plugin gets `$/cancel`); 409 if it has finished.",
             responses={200: JobView}, errors=(404, 409, 503))
     doc.add("get", "/jobs/{job_id}/events", "jobEvents", tag="jobs", summary="A job's events (SSE)",
-            description="Server-Sent Events: `retry:`, then `state`, `progress` and finally `done` (the whole job) "
-                        "with JSON data; `: heartbeat` comments while idle. The stream ends after `done`.",
+            description="Server-Sent Events: `retry:`, then `state`, `progress`, `step_progress` (a plugin's "
+                        "`$/progress` on one document) and finally `done` (the whole job) with JSON data; "
+                        "`: heartbeat` comments while idle. The stream ends after `done`.",
             responses={200: event_stream_content(JOB_EVENTS)}, errors=JOB_ERRORS)
