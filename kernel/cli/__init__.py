@@ -18,14 +18,14 @@ from .. import entry_points
 from ..errors import QualiaError, translate
 from ..project import ProjectFileError
 from ..settings import Settings, load_settings
-from . import analysis, config, figures, init, pipelines, plugins, service
+from . import analysis, config, figures, init, menu, pipelines, plugins, service
 from .command import COMMAND_GROUP, Command, Subcommands, with_kernel
 
 __all__ = ["BUILT_IN", "Command", "Subcommands", "build_parser", "main", "with_kernel"]
 
 BUILT_IN: tuple[Command, ...] = (
     service.VERSION, plugins.COMMAND, analysis.ANALYZE, analysis.PROCESS, figures.COMMAND, pipelines.COMMAND,
-    service.CACHE, service.DOCTOR, service.SERVE, init.COMMAND, config.COMMAND,
+    service.CACHE, service.DOCTOR, service.SERVE, init.COMMAND, config.COMMAND, menu.COMMAND,
 )
 
 # Flags that are the top layer of a setting (default < qualia.toml < QUALIA_* < flag): argparse dest -> field.
