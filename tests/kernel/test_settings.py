@@ -234,3 +234,11 @@ def test_shared_settings_fill_parameters_of_the_same_name_and_type() -> None:
     other = _manifest("other", language=Parameter(type="string", choices=["de"]), stopwords=Parameter(type="string"))
     assert settings.plugin_defaults(other) == {}  # not a value it takes, not the same type: left alone
     assert Settings(home=Path("/h")).plugin_defaults(manifest) == {}
+
+
+def test_the_readme_documents_every_variable_and_the_precedence() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    missing = [source.env for source in SOURCES if source.env and f"`{source.env}`" not in readme]
+    assert missing == [] and "`QUALIA_PROJECT`" in readme
+    assert "default < the project's `qualia.toml` (below) < `QUALIA_*` environment variable < flag" \
+        in " ".join(readme.split())
