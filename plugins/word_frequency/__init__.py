@@ -2,7 +2,7 @@
 
 | parameter | type | default | meaning |
 | --- | --- | --- | --- |
-| language | string | auto | stopword language: auto, pt, en |
+| language | string | auto | stopword language: auto, pt, en; auto = each segment's detected language (lingua, qualia.plugins._text.language) when confident, else the document's |
 | top_n | integer | 50 | terms returned in total |
 | top_n_per_speaker | integer | 20 | terms returned per speaker |
 | min_length | integer | 2 | shortest word counted |
@@ -11,7 +11,7 @@
 | ngram | integer 1-3 | 1 | n-gram size |
 | per_speaker | boolean | true | count per speaker when segments exist |
 
-Result: `language`, `ngram`, `total_tokens` (word tokens in the text),
+Result: `language` (the document's), `languages` (segments counted per stopword language), `ngram`, `total_tokens` (word tokens in the text),
 `counted_tokens` (after filtering), `unique_terms`, `frequencies` (ranked
 `{term, count, relative}`), and `speakers` (same shape per speaker).
 """
@@ -22,7 +22,8 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from qualia.plugin_sdk import AnalyzerPlugin, Document
-from qualia.plugin_sdk.text import detect_language, tokenize
+from qualia.plugin_sdk.text import tokenize
+from qualia.plugins._text.language import detect, resolve
 
 
 @lru_cache(maxsize=4)
@@ -66,30 +67,48 @@ def summary(total_tokens: int, counts: Counter[str], top_n: int) -> dict[str, An
 class WordFrequency(AnalyzerPlugin):
     def analyze(self, document: Document, config: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
         language = config["language"]
+        per_segment = language == "auto"
         if language == "auto":
-            language = document.language if document.language != "auto" else detect_language(document.text)
-        drop: frozenset[str] | set[str] = language_stopwords(language) if config["remove_stopwords"] else frozenset()
-        if config["stopwords"]:
-            drop = set(drop) | {w.lower() for w in config["stopwords"]}
+            language = document.language if document.language != "auto" else document_language(document)
+        extra = {w.lower() for w in config["stopwords"]}
         min_length, n = config["min_length"], config["ngram"]
 
-        # Tokenize each text once: per-speaker counts add up to the overall ones.
-        groups: dict[str | None, list[str]] = {}
+        def drop_for(lang: str) -> frozenset[str] | set[str]:
+            drop: frozenset[str] | set[str] = language_stopwords(lang) if config["remove_stopwords"] else frozenset()
+            return set(drop) | extra if extra else drop
+
+        # Tokenize each text once: per-speaker counts add up to the overall ones. Each segment drops the
+        # stopwords of its own language, so a code-switched meeting loses "the" and "não" alike.
+        groups: dict[tuple[str | None, str], list[str]] = {}
         for speaker, text in self._pieces(document):
-            groups.setdefault(speaker, []).append(text)
+            lang = resolve(text, language)[0] if per_segment and document.segments else language
+            groups.setdefault((speaker, lang), []).append(text)
         total_tokens, overall = 0, Counter()
-        speakers = {}
-        for speaker, texts in groups.items():
-            tokens, counts = count_terms(texts, n, min_length, drop)
+        per_speaker: dict[str, tuple[int, Counter[str]]] = {}
+        languages: dict[str, int] = {}
+        for (speaker, lang), texts in groups.items():
+            tokens, counts = count_terms(texts, n, min_length, drop_for(lang))
+            languages[lang] = languages.get(lang, 0) + len(texts)
             total_tokens += tokens
             overall.update(counts)
             if speaker is not None and config["per_speaker"]:
-                speakers[speaker] = summary(tokens, counts, config["top_n_per_speaker"])
-        return {"language": language, "ngram": n, **summary(total_tokens, overall, config["top_n"]),
-                "speakers": speakers}
+                seen, merged = per_speaker.get(speaker, (0, Counter()))
+                merged.update(counts)
+                per_speaker[speaker] = (seen + tokens, merged)
+        speakers = {speaker: summary(tokens, counts, config["top_n_per_speaker"])
+                    for speaker, (tokens, counts) in per_speaker.items()}
+        return {"language": language, "languages": languages, "ngram": n,
+                **summary(total_tokens, overall, config["top_n"]), "speakers": speakers}
 
     @staticmethod
     def _pieces(document: Document) -> Iterable[tuple[str | None, str]]:
         if document.segments:
             return ((segment.speaker, segment.text) for segment in document.segments)
         return ((None, document.text),)
+
+
+def document_language(document: Document) -> str:
+    """The detected language of the whole text when it is confidently pt or en, else en."""
+    text = document.text if document.text.strip() else "\n".join(s.text for s in document.segments)
+    found = detect(text)
+    return found.language if found.supported and not found.weak else "en"

@@ -87,3 +87,25 @@ def test_bad_config_is_invalid_params(harness, config):
     with pytest.raises(InvalidParams) as caught:
         harness.run("texto", config)
     assert next(iter(config)) in caught.value.message
+
+
+def test_each_segment_drops_the_stopwords_of_its_own_language(harness):
+    document = Document(text="", segments=[
+        Segment(text="Nós não vamos mudar o cronograma da entrega agora.", speaker="Ana"),
+        Segment(text="The schedule is fine, but the delivery should not slip again.", speaker="John"),
+    ])
+    result = harness.run(document)
+    counted = terms(result)
+    assert result["language"] == "pt" or result["language"] == "en"
+    assert result["languages"] == {"pt": 1, "en": 1}
+    for stopword in ("não", "the", "is", "but", "o", "da"):
+        assert stopword not in counted
+    assert {"cronograma", "entrega", "schedule", "delivery"} <= set(counted)
+    # A language asked for applies to every segment: English stopwords stay in the Portuguese list's count.
+    forced = harness.run(document, {"language": "pt"})
+    assert forced["languages"] == {"pt": 2} and "the" in terms(forced)
+
+
+def test_short_portuguese_text_is_not_counted_as_english(harness):
+    result = harness.run("péssimo atendimento, entrega atrasada")
+    assert result["language"] == "pt"

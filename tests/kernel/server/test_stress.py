@@ -151,7 +151,7 @@ async def test_signal_finishes_in_flight_requests_and_exits_0(tmp_path, plugin_d
             parent = psutil.Process(server.pid)
             await wait_until(lambda: len(parent.children()) == 2, what="both plugin processes")
             plugin_pids = [child.pid for child in parent.children(recursive=True)]
-            await asyncio.sleep(0.3)  # the slow call is now inside the plugin
+            await wait_until((plugin_dir / "slow" / "running").exists, what="the slow call inside the plugin")
             server.send_signal(signum)
             async with await in_flight as r:
                 assert r.status == 200 and (await r.json())["result"] == {"echo": "slow one"}
