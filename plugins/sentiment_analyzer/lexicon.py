@@ -40,6 +40,10 @@ class Resources:
     emojis: dict[str, str] = field(default_factory=dict)  # emoji -> description words
     # Other forms to try for an unknown word, given its lowercase form (accents kept); folded by the caller.
     variants: Callable[[str], list[str]] = lambda word: []
+    # Boosters that carry their own lexicon valence when they boost nothing ("chegou bem" vs "bem ruim").
+    standalone_boosters: frozenset[str] = frozenset()
+    # Words whose polarity the corrections removed: no other form of them is tried ("joias" is not "joia").
+    neutral: frozenset[str] = frozenset()
 
 
 def read_tsv(name: str) -> dict[str, float]:
@@ -145,16 +149,19 @@ def portuguese() -> Resources:
     return Resources(
         language="pt",
         lexicon={key: value for key, value in merge(base, words).items() if key not in negators},
+        neutral=frozenset(key for key, value in words.items() if value == 0),
         idioms={key: value for key, value in merged_idioms.items() if value},
         boosters=boosters,
         booster_phrases=phrases,
         negators=negators,
         contrast=frozenset({"mas", "porem", "entretanto", "todavia", "contudo", "embora"}),
         negation_exempt=frozenset({"sei", "sabe", "sabia", "sabemos", "lembro", "lembra", "acho", "achei",
-                                   "tenho", "tem", "precisa", "preciso", "e", "era", "foi"}),
+                                   "tenho", "tem", "precisa", "preciso", "e", "era", "foi", "comentarios",
+                                   "declarar"}),
         fold=strip_accents,
         emojis=analyzer.emojis,
         variants=portuguese_variants,
+        standalone_boosters=frozenset({"bem"}),
     )
 
 

@@ -11,11 +11,12 @@ Steps for one text (a segment or a sentence):
    lexicon lacks (gender/number, regular verb endings). Boosters never carry valence of their own.
 4. Modifiers, within the clause: boosters up to three words before (0.293 each, 5 % less per step of
    distance, in the word's direction); ALL CAPS when the text is not all caps (+0.733); a negator up to
-   `negation_window` words before multiplies by -0.74 once however many negators there are (negative
+   `negation_window` words before, with no other sentiment word between them, multiplies by -0.74 once however many negators there are (negative
    concord: "não vi nenhum problema"); "nunca ... tão"/"never so" emphasises instead.
 5. A negator with no sentiment word after it in its clause still says something: "não funciona", "ainda
    não recebi o produto", "never finds anything" count `BARE_NEGATION` (unless the next word is a verb of
    knowing or being, as in "não sei", "I don't know").
+   A booster that has a valence of its own ("bem") counts it when it ends its clause ("chegou bem").
 6. Contrast: before the first "mas"/"but" half weight, after it 1.5 times.
 7. The sum, with VADER's "!"/"?" emphasis added in its direction, is the raw score.
 """
@@ -91,7 +92,7 @@ def tokenize(text: str, res: Resources) -> list[Token]:
 def lookup(token: Token, res: Resources) -> float | None:
     if token.emoticon:
         return EMOTICONS.get(token.key)
-    if token.key in res.boosters or token.key in res.negators:
+    if token.key in res.boosters or token.key in res.negators or token.key in res.neutral:
         return None
     value = res.lexicon.get(token.key)
     if value is not None:
@@ -174,7 +175,11 @@ def score(text: str, res: Resources, negation_window: int) -> Raw:
             if phrase is not None:
                 valence += direction * phrase
                 break
-        window = scope[:negation_window]
+        window = []  # a negator negates the nearest sentiment word after it, not one beyond that
+        for previous in scope[:negation_window]:
+            if previous.valence is not None:
+                break
+            window.append(previous)
         negators = [k for k, u in enumerate(window) if u.key in res.negators]
         if negators:
             keys = [u.key for u in window]
@@ -185,6 +190,7 @@ def score(text: str, res: Resources, negation_window: int) -> Raw:
                 valence *= NEGATION_SCALAR
             negated_something.update(i - 1 - k for k in negators)
         valences[i] = valence
+    negated_something |= standalone(units, res, negation_window, valences)
     evidence_text = [unit.text for unit in units]
     bare_negation(units, res, negation_window, negated_something, valences, evidence_text)
     contrast(units, res, valences)
@@ -214,6 +220,28 @@ def bare_negation(units: list[Unit], res: Resources, window: int, negated: set[i
                 clause_has_bare = True  # negative concord: "não fiz nada" is one negation
         if unit.ends_clause or unit.key in res.contrast:
             clause_has_bare = False
+
+
+def standalone(units: list[Unit], res: Resources, negation_window: int, valences: list[float]) -> set[int]:
+    """A booster with a valence of its own ("bem") counts it when no sentiment word follows in its reach:
+    "chegou muito bem" is praise, "bem ruim" only intensifies. Returns the negators that negated one."""
+    negators: set[int] = set()
+    if not res.standalone_boosters:
+        return negators
+    for i, unit in enumerate(units):
+        if unit.key not in res.standalone_boosters:
+            continue
+        value = res.lexicon.get(unit.key)
+        if not value:
+            continue
+        last_in_clause = unit.ends_clause or i + 1 == len(units) or units[i + 1].key in res.contrast
+        if not last_in_clause:
+            continue  # "bem embalado", "bem ruim": an intensifier
+        scope = clause_before(units, i, negation_window, res)
+        found = {i - 1 - k for k, u in enumerate(scope) if u.key in res.negators}
+        negators |= found
+        valences[i] = value * (NEGATION_SCALAR if found else 1.0)
+    return negators
 
 
 def contrast(units: list[Unit], res: Resources, valences: list[float]) -> None:

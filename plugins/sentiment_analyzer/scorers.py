@@ -13,7 +13,7 @@ from . import rules
 from .lexicon import resources
 from .model import CLAUSE, LinearModel, load_model, ngrams, rule_feature, to_polarity
 
-METHOD_VERSION = "2.0"
+METHOD_VERSION = "2.1"
 EVIDENCE_LIMIT = 8  # tokens kept per segment, largest contributions first
 
 VADER_CITATION = (

@@ -51,6 +51,16 @@ PIXELS_JS = """([id, rgb]) => {
 }"""
 
 
+async def drawn(page, canvas: str, colour: tuple[int, ...], *, at_least: int = 20, timeout: float = 20.0) -> dict:
+    """The canvas's pixel counts once its line has more than `at_least` pixels of `colour`, or at the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pixels = await page.evaluate(PIXELS_JS, [canvas, list(colour)])
+        if pixels["series"] > at_least or time.monotonic() > deadline:
+            return pixels
+        await asyncio.sleep(0.1)
+
+
 def require_browser():
     """Playwright's async API, or a failure that says what to install (never a skip)."""
     if not CHROMIUM.exists():
@@ -130,9 +140,10 @@ async def test_dashboard_in_chromium(serve, plugin_dir, monkeypatch):
                 await page.wait_for_function(
                     "() => Number(document.getElementById('requests-per-min').textContent.replace(/[^0-9.]/g, '')) > 0",
                     timeout=10_000)
-                await asyncio.sleep(3)  # the charts show 2 minutes: a few seconds are a short line on the right
-                requests_chart = await page.evaluate(PIXELS_JS, ["chart-requests", list(BLUE)])
-                latency_chart = await page.evaluate(PIXELS_JS, ["chart-latency", list(CYAN)])
+                # The charts show 2 minutes: a few seconds of samples are a short line on the right (later on a
+                # loaded machine), so wait for each line rather than for a fixed time.
+                requests_chart = await drawn(page, "chart-requests", BLUE)
+                latency_chart = await drawn(page, "chart-latency", CYAN)
                 cpu_chart = await page.evaluate(PIXELS_JS, ["chart-cpu", list(GREEN)])
                 assert requests_chart["width"] > 300 and requests_chart["height"] > 100, requests_chart
                 assert requests_chart["series"] > 20, f"no requests line drawn: {requests_chart}"
