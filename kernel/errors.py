@@ -207,6 +207,39 @@ class InvalidSetting(QualiaError, ValueError):
     exit_code = 2
 
 
+# ---- input files: what kernel.readers refuses --------------------------------------
+
+class UnreadableInput(CallerError):
+    """A file or upload that cannot become Documents; `details.file` names it, `details.reason` says why."""
+
+    status = 422
+    code = "unreadable_input"
+
+
+class EmptyInput(UnreadableInput):
+    code = "empty_input"
+
+
+class UnsupportedFormat(UnreadableInput):
+    """Binary data, or text in no encoding that can be detected."""
+
+    status = 415
+    code = "unsupported_format"
+
+
+class NoTextLayer(UnreadableInput):
+    """A PDF whose pages carry no text (a scan): it needs OCR first."""
+
+    code = "no_text_layer"
+
+
+class InputTooLarge(UnreadableInput):
+    """An archive (.docx) that would inflate beyond QUALIA_MAX_UNPACKED_BYTES / QUALIA_MAX_UNPACK_RATIO."""
+
+    status = 413
+    code = "input_too_large"
+
+
 # ---- storage: the cache, the job store, backups ------------------------------------
 
 class StorageError(QualiaError):

@@ -16,10 +16,16 @@ from qualia.plugin_sdk import protocol as p
 from qualia.plugin_sdk.document import Document
 from qualia.plugin_sdk.manifest import ConfigError, Manifest, validate_config
 
-from .errors import InvalidConfig, InvalidInput, KernelStopped, PluginProtocolError, QualiaError
+from qualia.plugin_sdk.manifest import FORMAT_MEDIA_TYPES
+
+from .analysis import Analysis, FigureOutput, StepResult, artefacts_of, choose_cleaner, cleaning_config, is_cleaner
+from .errors import (InvalidConfig, InvalidInput, InvalidRequest, KernelStopped, PluginProtocolError, QualiaError,
+                     ResolutionError)
 from .cache import CacheError, ResultCache, cache_key
 from .process import ProgressCallback
+from .readers import document_layout
 from .registry import Registry
+from .resolver import resolve_order
 from .settings import Settings
 from .supervisor import PluginStatus, PluginSupervisor
 
@@ -47,6 +53,7 @@ class Kernel:
         self.cache: ResultCache | None = None
         self._preloads: set[asyncio.Task[None]] = set()
         self._running = False
+        self._default_configs: dict[str, tuple[Manifest, dict[str, Any]]] = {}  # the hot path: no config given
 
     async def start(self) -> "Kernel":
         self.registry.reload()
@@ -117,15 +124,105 @@ class Kernel:
         The project's defaults (`Settings.plugin_defaults`: qualia.toml, QUALIA_LANGUAGE, ...) sit between the
         manifest's defaults and `config`; a bad one is named with where it was set.
         """
+        if not config:  # defaults only: validated once per manifest (a reload replaces the object)
+            cached = self._default_configs.get(manifest.id)
+            if cached is not None and cached[0] is manifest:
+                return dict(cached[1])
         project = self.settings.plugin_defaults(manifest)
         try:
-            return validate_config(manifest, {**project, **(config or {})})
+            full = validate_config(manifest, {**project, **(config or {})})
         except ConfigError as exc:
             key = exc.key.split("[", 1)[0]
             origin = (f" (set in {self.settings.parameter_origin(manifest.id, key)})"
                       if key in project and key not in (config or {}) else "")
             raise InvalidConfig(f"invalid config for plugin {manifest.id!r}: {exc}{origin}", plugin=manifest.id,
                                 key=exc.key) from None
+        if not config:
+            self._default_configs[manifest.id] = (manifest, dict(full))
+        return full
+
+    def cleaner_for(self, manifest: Manifest, document: Document, clean: bool | None = None) -> Manifest | None:
+        """The cleaner to run before `manifest` on `document`, or None.
+
+        `clean=None` (the default everywhere): only when the document is a transcript that no cleaner
+        parsed yet (`readers.document_layout`) and a cleaner is installed. True: always (a ResolutionError
+        if none is installed). False: never. A cleaner never runs before itself.
+        """
+        if clean is False or is_cleaner(manifest):
+            return None
+        if clean is None and (document.segments is not None or document_layout(document) is None):
+            return None
+        cleaner = choose_cleaner(self.registry, self.settings.cleaner)
+        if cleaner is None and clean:
+            raise ResolutionError("cleaning needs a plugin providing 'segments' (a transcript cleaner); none is "
+                                  "installed", artefact="segments")
+        return cleaner
+
+    async def analyze(self, plugin_id: str, document: Document, config: dict[str, Any] | None = None, *,
+                      inputs: dict[str, Any] | None = None, configs: dict[str, dict[str, Any]] | None = None,
+                      clean: bool | None = None, resolve: bool = True, use_cache: bool = True,
+                      validated: bool = False, progress: ProgressCallback | None = None,
+                      request_id: str | None = None) -> Analysis:
+        """One plugin on one document, its requirements resolved: the single-analysis path.
+
+        `inputs` holds artefacts the caller already has; the missing ones are made first by their
+        providers (`resolve_order`; `resolve=False` refuses instead, InvalidInput), after the cleaner
+        (see `cleaner_for`). `configs` configures those other steps by plugin id (the cleaner starts
+        from CLEANING_DEFAULTS). Every config is validated before anything runs. The target's
+        StepResult is `analysis.target`; pipelines run their steps through `run_step`, the same call.
+        """
+        manifest = self.registry.get(plugin_id)
+        target_config = (config or {}) if validated else self.prepare_config(manifest, config)
+        inputs = inputs or {}
+        configs = configs or {}
+        plan: list[tuple[Manifest, dict[str, Any]]] = []
+        cleaner = self.cleaner_for(manifest, document, clean)
+        available = set(inputs)
+        if cleaner is not None:
+            plan.append((cleaner, self.prepare_config(cleaner, cleaning_config(cleaner, configs.get(cleaner.id)))))
+            available.update(cleaner.provides)
+        if resolve and any(artefact not in available for artefact in manifest.requires):
+            for provider in resolve_order(self.registry, manifest.id, available)[:-1]:
+                plan.append((provider, self.prepare_config(provider, configs.get(provider.id))))
+        unknown = sorted(set(configs) - {step.id for step, _ in plan})
+        if unknown:
+            steps = ", ".join([step.id for step, _ in plan] + [manifest.id])
+            raise InvalidRequest(f"`configs` names {unknown[0]!r}, which is not a step of this run (steps: {steps})",
+                                 field=f"$.configs.{unknown[0]}", plugin=unknown[0])
+        results: list[StepResult] = []
+        artefacts = dict(inputs)
+        for step, step_config in plan:
+            result = await self.run_step(step, document, step_config, {name: artefacts[name] for name in step.requires},
+                                         use_cache=use_cache, request_id=request_id)
+            results.append(result)
+            if result.document is not None:
+                document = result.document
+            artefacts.update(artefacts_of(step, result))
+        target_inputs = inputs if not plan else {**inputs, **{name: artefacts[name] for name in manifest.requires
+                                                              if name in artefacts}}
+        results.append(await self.run_step(manifest, document, target_config, target_inputs, use_cache=use_cache,
+                                           progress=progress, request_id=request_id))
+        return Analysis(steps=results, document=document, cleaner=cleaner.id if cleaner is not None else None)
+
+    async def run_step(self, manifest: Manifest, document: Document, config: dict[str, Any],
+                       inputs: dict[str, Any], *, step_id: str | None = None, use_cache: bool = True,
+                       progress: ProgressCallback | None = None, request_id: str | None = None) -> StepResult:
+        """One validated call, timed, as a StepResult (a figure keeps its bytes in `figure.data`)."""
+        started = time.perf_counter()
+        execution = await self.execute(manifest.id, document, config, inputs, use_cache=use_cache, validated=True,
+                                       progress=progress, request_id=request_id)
+        result = StepResult(id=step_id or manifest.id, plugin=manifest.id, kind=manifest.kind,
+                            cached=execution.cached, elapsed_ms=round((time.perf_counter() - started) * 1000, 3))
+        output = execution.output
+        if isinstance(output, p.AnalyzerResult):
+            result.result = output.result
+        elif isinstance(output, p.DocumentResult):
+            result.document = output.document
+        else:
+            fmt = config["format"]
+            result.figure = FigureOutput(media_type=FORMAT_MEDIA_TYPES.get(fmt, output.media_type), format=fmt,
+                                         size=len(output.data), data=output.data)
+        return result
 
     async def run(self, plugin_id: str, document: Document, config: dict[str, Any] | None = None,
                   inputs: dict[str, Any] | None = None, *, use_cache: bool = True,

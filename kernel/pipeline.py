@@ -7,21 +7,21 @@ visualizer figures are returned and, given an output folder, written there.
 from __future__ import annotations
 
 import json
-import time
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from qualia.plugin_sdk import protocol as p
 from qualia.plugin_sdk.document import Document
 from qualia.plugin_sdk.manifest import Manifest
 
+from .analysis import FigureOutput, StepResult, artefacts_of, cleaning_config
 from .errors import BadRequest, CallerError, InvalidConfig, QualiaError, UnknownPlugin
 from .resolver import resolve_order
 
-CLEANER_ID = "teams_cleaner"
+__all__ = ["FigureOutput", "PipelineError", "PipelineRun", "PipelineSpec", "PlannedStep", "Step", "StepResult",
+           "load_pipeline", "parse_pipeline", "plan_for_target", "plan_pipeline", "run_plan", "with_cleaning"]
 
 
 class PipelineError(CallerError):
@@ -47,25 +47,6 @@ class PlannedStep(msgspec.Struct, kw_only=True):
     id: str
     manifest: Manifest
     config: dict[str, Any]  # validated, defaults filled in
-
-
-class FigureOutput(msgspec.Struct, kw_only=True, omit_defaults=True):
-    media_type: str
-    format: str
-    size: int
-    path: str | None = None
-    data: bytes | None = None  # only when not written to a file
-
-
-class StepResult(msgspec.Struct, kw_only=True, omit_defaults=True):
-    id: str
-    plugin: str
-    kind: str
-    cached: bool
-    elapsed_ms: float
-    result: dict[str, Any] | None = None
-    document: Document | None = None
-    figure: FigureOutput | None = None
 
 
 class PipelineRun(msgspec.Struct, kw_only=True):
@@ -126,55 +107,58 @@ def plan_pipeline(kernel: Any, spec: PipelineSpec) -> list[PlannedStep]:
 
 def plan_for_target(kernel: Any, target: str, config: dict[str, Any] | None = None, *, clean: bool = False,
                     configs: dict[str, dict[str, Any]] | None = None) -> list[PlannedStep]:
-    """The steps that run `target` with its dependencies resolved; `clean` parses the transcript first."""
+    """The steps that run `target` with its dependencies resolved; `clean` puts the cleaner first."""
     configs = dict(configs or {})
     configs[target] = config or {}
     steps: list[Step] = []
     available: set[str] = set()
-    if clean and target != CLEANER_ID:
-        cleaner = kernel.registry.get(CLEANER_ID)
-        steps.append(Step(plugin=CLEANER_ID, config=configs.get(CLEANER_ID, {})))
+    manifest = kernel.registry.get(target)
+    cleaner = kernel.cleaner_for(manifest, Document(text=""), True) if clean else None
+    if cleaner is not None:
+        steps.append(Step(plugin=cleaner.id, config=cleaning_config(cleaner, configs.get(cleaner.id))))
         available.update(cleaner.provides)
     order = resolve_order(kernel.registry, target, available)
     steps += [Step(plugin=m.id, config=configs.get(m.id, {})) for m in order]
     return plan_pipeline(kernel, PipelineSpec(name=target, steps=steps))
 
 
+def with_cleaning(kernel: Any, plan: list[PlannedStep], document: Document,
+                  clean: bool | None = None) -> list[PlannedStep]:
+    """`plan` with the cleaner put first when `document` needs it (see `Kernel.cleaner_for`).
+
+    A plan that already has a step providing `segments` cleans for itself and is left alone.
+    """
+    if clean is False or not plan or any("segments" in step.manifest.provides for step in plan):
+        return plan
+    cleaner = kernel.cleaner_for(plan[0].manifest, document, clean)
+    if cleaner is None:
+        return plan
+    config = kernel.prepare_config(cleaner, cleaning_config(cleaner))
+    return [PlannedStep(id=cleaner.id if cleaner.id not in {step.id for step in plan} else f"{cleaner.id}_auto",
+                        manifest=cleaner, config=config), *plan]
+
+
 async def run_plan(kernel: Any, plan: list[PlannedStep], document: Document, *, name: str = "pipeline",
                    output_dir: Path | None = None, use_cache: bool = True,
                    artefacts: dict[str, Any] | None = None, request_id: str | None = None) -> PipelineRun:
+    """Run the planned steps in order, each through `Kernel.run_step`; figures go to `output_dir` if given."""
     artefacts = dict(artefacts or {})
     results: list[StepResult] = []
     for step in plan:
         manifest = step.manifest
         inputs = {name: artefacts[name] for name in manifest.requires}
-        started = time.perf_counter()
-        execution = await kernel.execute(manifest.id, document, step.config, inputs, use_cache=use_cache,
-                                         validated=True, request_id=request_id)
-        elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-        output = execution.output
-        result = StepResult(id=step.id, plugin=manifest.id, kind=manifest.kind, cached=execution.cached,
-                            elapsed_ms=elapsed_ms)
-        if isinstance(output, p.DocumentResult):
-            document = output.document
-            result.document = document
-            for artefact in manifest.provides:
-                artefacts[artefact] = msgspec.to_builtins(document.segments) if artefact == "segments" else None
-        elif isinstance(output, p.AnalyzerResult):
-            result.result = output.result
-            for artefact in manifest.provides:
-                artefacts[artefact] = output.result
-        else:
-            fmt = step.config["format"]
-            figure = FigureOutput(media_type=output.media_type, format=fmt, size=len(output.data))
-            if output_dir is not None:
-                target = output_dir / _safe_name(document.id or "document") / f"{_safe_name(step.id)}.{fmt}"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(output.data)
-                figure.path = str(target)
-            else:
-                figure.data = output.data
-            result.figure = figure
+        result = await kernel.run_step(manifest, document, step.config, inputs, step_id=step.id, use_cache=use_cache,
+                                       request_id=request_id)
+        if result.document is not None:
+            document = result.document
+        artefacts.update(artefacts_of(manifest, result))
+        figure = result.figure
+        if figure is not None and output_dir is not None and figure.data is not None:
+            target = output_dir / _safe_name(document.id or "document") / f"{_safe_name(step.id)}.{figure.format}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(figure.data)
+            figure.path = str(target)
+            figure.data = None
         results.append(result)
     return PipelineRun(pipeline=name, document_id=document.id, steps=results)
 

@@ -57,6 +57,7 @@ class KernelSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     queue_timeout_s: Seconds | UnsetType = UNSET
     cache_max_bytes: Count | UnsetType = UNSET
     preload: list[str] | UnsetType = UNSET
+    cleaner: str | UnsetType = UNSET
 
 
 class ProjectFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

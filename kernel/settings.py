@@ -12,11 +12,12 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from typing import Any, Literal, Mapping, NamedTuple
+from typing import Annotated, Any, Literal, Mapping, NamedTuple
 
 import msgspec
-from msgspec import UNSET
+from msgspec import UNSET, Meta
 
+from qualia.plugin_sdk.archives import DEFAULT_MAX_UNPACK_RATIO, DEFAULT_MAX_UNPACKED_BYTES, ArchiveLimits
 from qualia.plugin_sdk.manifest import Manifest
 
 from .errors import InvalidSetting
@@ -51,11 +52,21 @@ class Origin(msgspec.Struct, frozen=True):
 
 class SettingSource(NamedTuple):
     field: str  # the Settings attribute
-    key: str  # dotted key in qualia.toml; its declared type checks every layer's value
+    key: str | None  # dotted key in qualia.toml; its declared type checks every layer's value
     env: str | None = None
     flag: str | None = None
     split: str | None = None  # a list in one environment variable: the separator
     path: bool = False  # a path, or a list of paths; relative ones in qualia.toml are relative to its folder
+    kind: Any = None  # the type of a setting that is not in qualia.toml (key None)
+
+    @property
+    def name(self) -> str:
+        """How `qualia config show` names it: its key in qualia.toml, else its variable."""
+        return self.key or self.env or self.field
+
+    @property
+    def type(self) -> Any:
+        return self.kind if self.key is None else field_type(self.key.split("."))
 
 
 SOURCES: tuple[SettingSource, ...] = (
@@ -70,6 +81,10 @@ SOURCES: tuple[SettingSource, ...] = (
     SettingSource("queue_timeout_s", "kernel.queue_timeout_s", "QUALIA_QUEUE_TIMEOUT_S"),
     SettingSource("cache_max_bytes", "kernel.cache_max_bytes", "QUALIA_CACHE_MAX_BYTES"),
     SettingSource("preload", "kernel.preload", "QUALIA_PRELOAD", split=","),
+    SettingSource("cleaner", "kernel.cleaner", "QUALIA_CLEANER"),
+    # Plugins read these two from their (inherited) environment too, so they stay environment-only.
+    SettingSource("max_unpacked_bytes", None, "QUALIA_MAX_UNPACKED_BYTES", kind=Annotated[int, Meta(ge=1)]),
+    SettingSource("max_unpack_ratio", None, "QUALIA_MAX_UNPACK_RATIO", kind=Annotated[float, Meta(gt=0)]),
     SettingSource("language", "project.language", "QUALIA_LANGUAGE"),
     SettingSource("stopwords", "project.stopwords", "QUALIA_STOPWORDS", split=","),
     SettingSource("speaker_aliases", "aliases"),
@@ -98,6 +113,9 @@ class Settings(msgspec.Struct, kw_only=True):
     cache_max_bytes: int = 256 * 1024 * 1024
     use_entry_points: bool = True
     preload: list[str] = []  # plugin ids started with the kernel; ["all"] for every plugin
+    cleaner: str | None = None  # the transcript cleaner (a plugin providing `segments`); None: chosen by provides
+    max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES  # a .docx (any ZIP) may inflate to this much in all
+    max_unpack_ratio: float = DEFAULT_MAX_UNPACK_RATIO  # ... and no large member more than this many times
     # the project's (qualia.toml), each also settable from outside it
     language: str = "auto"
     stopwords: list[str] = []
@@ -116,6 +134,11 @@ class Settings(msgspec.Struct, kw_only=True):
         flags = {key: value for key, value in overrides.items() if key in LAYERED}
         fixed = {key: value for key, value in overrides.items() if key not in LAYERED and value is not None}
         return load_settings(env, search=False, flags=flags, **fixed)
+
+    @property
+    def archive_limits(self) -> ArchiveLimits:
+        """Bounds for opening a .docx; plugins read the same variables (they inherit the environment)."""
+        return ArchiveLimits(max_unpacked_bytes=self.max_unpacked_bytes, max_ratio=self.max_unpack_ratio)
 
     @property
     def cache_path(self) -> Path:
@@ -158,7 +181,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
     origins: dict[str, Origin] = {"project": project_origin} if found else {}
     for source in SOURCES:
         layers: list[tuple[Any, Origin]] = []
-        if found is not None and (value := found.get(source.key)) is not UNSET:
+        if found is not None and source.key and (value := found.get(source.key)) is not UNSET:
             layers.append((_from_file(found, source, value), Origin("file", found.where(source.key))))
         raw = env.get(source.env, "") if source.env else ""
         if raw.strip():
@@ -203,7 +226,7 @@ def _read_named(path: Path, door: str) -> Project:
 
 
 def _check(source: SettingSource, value: Any, door: str) -> Any:
-    kind = field_type(source.key.split("."))
+    kind = source.type
     try:
         return msgspec.convert(value, kind, strict=False)
     except msgspec.ValidationError as exc:

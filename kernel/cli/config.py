@@ -63,7 +63,7 @@ def effective(settings: Settings) -> list[dict[str, Any]]:
         if source.field == "plugins":
             continue
         origin = settings.origin(source.field)
-        rows.append({"setting": source.key, "value": msgspec.to_builtins(getattr(settings, source.field), enc_hook=str),
+        rows.append({"setting": source.name, "value": msgspec.to_builtins(getattr(settings, source.field), enc_hook=str),
                      "source": origin.source, "where": origin.where, "from": str(origin), "env": source.env,
                      "flag": source.flag})
     for plugin_id, params in sorted(settings.plugins.items()):

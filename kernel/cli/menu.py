@@ -24,10 +24,10 @@ from questionary import Choice
 
 from ..errors import QualiaError, UsageError
 from ..kernel import Kernel
-from ..pipeline import PipelineSpec, PlannedStep, load_pipeline, plan_pipeline, run_plan
+from ..pipeline import PipelineSpec, PlannedStep, load_pipeline, plan_pipeline, run_plan, with_cleaning
 from ..project import DEFAULT_PIPELINE, PROJECT_FILE
+from ..readers import read_source
 from ..settings import Settings
-from .analysis import read_document
 from .command import Command, Subcommands, with_kernel
 from .render import to_json
 
@@ -193,18 +193,23 @@ class Menu:
         for number, source in enumerate(files, start=1):
             began = time.monotonic()
             try:
-                document = read_document(str(source))
-                if document.id in ids:  # two files named alike must not share an output folder
-                    document.id = f"{document.id}-{number}"
-                ids.add(document.id)
-                run = await run_plan(self.kernel, plan, document, name=spec.name, output_dir=self.output)
+                done = []
+                for document in read_source(str(source), limits=self.settings.archive_limits):  # CSV: rows
+                    if document.id in ids:  # two files named alike must not share an output folder
+                        document.id = f"{document.id}-{number}"
+                    ids.add(document.id)
+                    steps = with_cleaning(self.kernel, plan, document)  # transcripts cleaned, as everywhere
+                    done.append(await run_plan(self.kernel, steps, document, name=spec.name, output_dir=self.output))
             except QualiaError as exc:
                 failed.append((source, exc.message))
                 self.say(f"[{number}/{len(files)}] {source.name}: failed: {exc.message}")
                 continue
-            runs.append(run)
-            figures = sum(step.figure is not None for step in run.steps)
-            self.say(f"[{number}/{len(files)}] {source.name}: {len(run.steps)} steps, {figures} figures "
+            if not done:
+                continue
+            runs += done
+            figures = sum(step.figure is not None for run in done for step in run.steps)
+            rows = f"{len(done)} documents, " if len(done) > 1 else ""
+            self.say(f"[{number}/{len(files)}] {source.name}: {rows}{len(done[0].steps)} steps, {figures} figures "
                      f"({time.monotonic() - began:.1f} s)")
         (self.output / "results.json").write_text(to_json(runs), encoding="utf-8")
         self.say(f"Done: {len(runs)} of {len(files)} documents in {time.monotonic() - started:.1f} s"

@@ -1,4 +1,9 @@
-"""`qualia pipeline`: the steps of a pipeline file over files, figures and results.json to a folder."""
+"""`qualia pipeline`: the steps of a pipeline file over files, figures and results.json to a folder.
+
+Every file is read (kernel.readers) before anything runs. A transcript goes
+through the cleaner first when no step of the pipeline provides `segments`
+(`--raw` opts out), so a pipeline gives the numbers `analyze` gives.
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,9 +12,9 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..kernel import Kernel
-from ..pipeline import load_pipeline, plan_pipeline, run_plan
+from ..pipeline import load_pipeline, plan_pipeline, run_plan, with_cleaning
 from ..settings import Settings
-from .analysis import read_document
+from .analysis import read_documents
 from .command import Command, Subcommands, with_kernel
 from .render import emit, to_json
 
@@ -25,6 +30,10 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
                           help="folder for figures and results.json (default: the project's, else out)")
     pipeline.add_argument("--json", action="store_true", help="print every step's result as JSON")
     pipeline.add_argument("--no-cache", action="store_true", help="bypass the result cache")
+    pipeline.add_argument("--raw", action="store_true",
+                          help="do not put the cleaner first for transcripts when no step provides segments")
+    pipeline.add_argument("--text-column", metavar="NAME",
+                          help="CSV files: the column holding the text (one document per row)")
     return pipeline
 
 
@@ -39,7 +48,9 @@ def pipeline_path(settings: Settings) -> Path:
 async def pipeline(args: argparse.Namespace, kernel: Kernel) -> int:
     spec = load_pipeline(pipeline_path(kernel.settings))
     plan = plan_pipeline(kernel, spec)
-    documents = [read_document(source) for source in args.files]  # read all before running any
+    labelled = read_documents(args, kernel, args.files)  # read all before running any
+    sources = [label for label, _ in labelled]
+    documents = [document for _, document in labelled]
     ids = [doc.id for doc in documents]
     for index, doc in enumerate(documents):  # two files named alike must not share an output folder
         if ids.count(doc.id) > 1:
@@ -47,8 +58,9 @@ async def pipeline(args: argparse.Namespace, kernel: Kernel) -> int:
     output_dir = kernel.settings.output_dir  # -o, else the project's or QUALIA_OUTPUT, else out
     output_dir.mkdir(parents=True, exist_ok=True)
     runs = []
-    for source, document in zip(args.files, documents):
-        run = await run_plan(kernel, plan, document, name=spec.name, output_dir=output_dir,
+    for source, document in zip(sources, documents):
+        steps = with_cleaning(kernel, plan, document, False if args.raw else None)
+        run = await run_plan(kernel, steps, document, name=spec.name, output_dir=output_dir,
                              use_cache=not args.no_cache)
         runs.append(run)
         summary = ", ".join(f"{step.id}{' (cached)' if step.cached else ''}" for step in run.steps)

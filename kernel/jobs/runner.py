@@ -32,7 +32,7 @@ import psutil
 from qualia.plugin_sdk.document import Document
 
 from ..errors import Conflict, QualiaError, Unavailable, UnknownJob
-from ..pipeline import PlannedStep, run_plan
+from ..pipeline import PlannedStep, run_plan, with_cleaning
 from .callbacks import CallbackSender
 from .events import JobEvents
 from .settings import JobSettings
@@ -274,7 +274,8 @@ class JobRunner:
         """
         head: dict[str, Any] = {"index": index, "document_id": document.id}
         try:
-            run = await run_plan(self.kernel, plan, document, name=spec.target, request_id=f"{job.id}/{index}")
+            run = await run_plan(self.kernel, with_cleaning(self.kernel, plan, document), document, name=spec.target,
+                                 request_id=f"{job.id}/{index}")
         except Unavailable:
             raise
         except QualiaError as exc:

@@ -16,6 +16,7 @@ from qualia.plugin_sdk.document import Document
 
 from ..errors import InvalidRequest, UnknownPlugin
 from ..pipeline import PipelineSpec, PlannedStep, parse_pipeline, plan_for_target, plan_pipeline
+from ..readers import text_document
 
 __all__ = ["JobRequest", "JobSpec", "check_callback_url", "job_spec", "parse_documents", "parse_job_request",
            "plan_job"]
@@ -100,7 +101,7 @@ def parse_documents(request: JobRequest, *, max_documents: int) -> list[Document
         raise InvalidRequest("give exactly one of 'documents' (a list), 'document' (an object) or 'text'",
                              field=f"$.{given[1]}" if len(given) > 1 else "$.text")
     if request.text is not None:
-        return [Document(text=request.text)]
+        return [text_document(request.text)]
     if request.document is not None:
         return [_document(request.document, "$.document")]
     assert request.documents is not None
@@ -115,7 +116,7 @@ def parse_documents(request: JobRequest, *, max_documents: int) -> list[Document
 def _item(item: Any, path: str) -> Document:
     """A `documents` entry: a string, {"text": …, "id"?, …}, or {"document": {…}}."""
     if isinstance(item, str):
-        return Document(text=item)
+        return text_document(item)
     if isinstance(item, dict) and "document" in item:
         if len(item) != 1:
             raise InvalidRequest(f"{path}: an entry with 'document' has no other keys", field=path)

@@ -43,7 +43,7 @@ class Operation(msgspec.Struct, kw_only=True):
     description: str = ""
     request: Any = None  # a Struct type decoded from JSON
     form: dict[str, Any] | None = None  # a multipart/form-data schema
-    responses: dict[int, Any] = {}  # status -> Struct type, or (Struct type, {media type: extra content})
+    responses: dict[int, Any] = {}  # status -> Struct type, [one of several], or (type, {media type: extra content})
     errors: tuple[int, ...] = ()
 
 
@@ -72,7 +72,9 @@ class ApiDoc:
                 found[op.request] = None
             for value in op.responses.values():
                 kind = value[0] if isinstance(value, tuple) else value
-                if not isinstance(kind, dict):
+                if isinstance(kind, list):  # one of several shapes
+                    found.update(dict.fromkeys(kind))
+                elif not isinstance(kind, dict):
                     found[kind] = None
         found[ErrorBody] = None  # the one error shape, in every operation
         return list(found)
@@ -125,7 +127,8 @@ class ApiDoc:
                 content = value
             else:
                 kind, extra = value if isinstance(value, tuple) else (value, {})
-                content = {"application/json": {"schema": ref_of[kind]}, **extra}
+                schema = {"oneOf": [ref_of[one] for one in kind]} if isinstance(kind, list) else ref_of[kind]
+                content = {"application/json": {"schema": schema}, **extra}
             responses[str(status)] = {"description": HTTPStatus(status).phrase, "headers": request_id_header,
                                       "content": content}
         for status in op.errors:

@@ -21,7 +21,7 @@ from ..pipeline import PipelineRun, run_plan
 from .bodies import read_json
 from .logs import REQUEST_ID_KEY
 from .openapi import API_DOC, ApiDoc
-from .running import plan_spec, plugin_of_kind, request_document, run_target
+from .running import clean_option, plan_spec, plugin_of_kind, request_document, run_target
 from .schemas import (PIPELINE_DECODER, VISUALIZE_DECODER, FigureResponse, PipelineRequest, VisualizeRequest,
                       json_response)
 from .state import KERNEL
@@ -47,13 +47,14 @@ async def visualize(request: web.Request) -> web.StreamResponse:
                                 plugin=manifest.id, key="format", field="$.format")
         config["format"] = body.format
     from_text = body.text is not None or body.document is not None
+    clean = clean_option(body.clean, body.raw)
     if body.inputs:
         if body.clean or body.configs:
             raise InvalidRequest("`clean` and `configs` apply when the figure is drawn from a text; with "
                                  "`inputs` only the visualizer runs", field="$.clean" if body.clean else "$.configs")
         document = request_document(body.text, body.document) if from_text else Document(id=INPUTS_DOCUMENT_ID,
                                                                                           text="")
-        resolve = False
+        clean, resolve = False, False
     elif from_text:
         document = request_document(body.text, body.document)
         resolve = True
@@ -61,7 +62,7 @@ async def visualize(request: web.Request) -> web.StreamResponse:
         raise InvalidRequest("the body needs `text` or `document` (the analyzers run first) or `inputs` "
                              f"(the artefacts {manifest.requires} given directly)", field="$.text")
     step = await run_target(kernel, manifest, document, config, body.inputs, use_cache=body.cache,
-                            clean=body.clean, configs=body.configs, resolve=resolve,
+                            clean=clean, configs=body.configs, resolve=resolve,
                             request_id=request[REQUEST_ID_KEY])
     figure = step.figure
     assert figure is not None and figure.data is not None
@@ -100,8 +101,8 @@ FIGURE_CONTENT: dict[str, Any] = {
 def describe(doc: ApiDoc) -> None:
     doc.add("post", "/visualize/{id}", "visualize", tag="figures", summary="Draw a figure",
             description="Draw a figure with a visualizer plugin, from `text`/`document` (its required analyzers "
-                        "run first; `clean` parses the transcript with teams_cleaner; `configs` sets their "
-                        "configs) or from analyzer results given as `inputs`. `format` (png, svg, html) is a body "
+                        "run first, after the cleaner when the text is a transcript: `raw` opts out, `clean` "
+                        "cleans any text; `configs` sets those steps' configs) or from analyzer results given as `inputs`. `format` (png, svg, html) is a body "
                         "field or `config.format`. The answer is the figure's bytes with its Content-Type, or "
                         "JSON with base64 `data` when the request says `Accept: application/json`.",
             request=VisualizeRequest, responses={200: (FigureResponse, FIGURE_CONTENT)},

@@ -50,8 +50,9 @@ class RunRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     config: dict[str, Any] = {}
     inputs: dict[str, Any] = {}  # artefacts the plugin requires, e.g. {"word_frequencies": {...}}
     cache: bool = True  # false: run the plugin even if the same call is cached
-    clean: bool = False  # run teams_cleaner on the text first (and resolve other dependencies)
-    configs: dict[str, dict[str, Any]] = {}  # config of each dependency step when `clean` is set
+    clean: bool = False  # clean any text first (transcripts are cleaned anyway, unless `raw`)
+    raw: bool = False  # do not clean a transcript first
+    configs: dict[str, dict[str, Any]] = {}  # config of each other step (the cleaner, providers of requirements)
 
 
 class VisualizeRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -64,6 +65,7 @@ class VisualizeRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     configs: dict[str, dict[str, Any]] = {}
     format: Format | None = None
     clean: bool = False
+    raw: bool = False
     cache: bool = True
 
 
@@ -84,6 +86,23 @@ class AnalyzeResponse(msgspec.Struct, kw_only=True):
     version: str
     cached: bool
     result: dict[str, Any]
+
+
+class RowResult(msgspec.Struct, kw_only=True):
+    """One row of an uploaded CSV: its document id, the analyzer's result and the row's metadata."""
+
+    id: str
+    cached: bool
+    result: dict[str, Any]
+    metadata: dict[str, Any]  # row, line, columns (the row's other cells)
+
+
+class AnalyzeRowsResponse(msgspec.Struct, kw_only=True):
+    """POST /analyze/{id}/file with a CSV: one entry per row that has text."""
+
+    plugin: str
+    version: str
+    documents: list[RowResult]
 
 
 class ProcessResponse(msgspec.Struct, kw_only=True):
@@ -152,8 +171,8 @@ class PluginDetail(PluginSummary, kw_only=True):
 
 
 REQUEST_TYPES: tuple[type, ...] = (RunRequest, VisualizeRequest, PipelineRequest)
-RESPONSE_TYPES: tuple[type, ...] = (ErrorBody, AnalyzeResponse, ProcessResponse, FigureResponse, PipelineRun,
-                                    HealthResponse, PluginList, PluginDetail, BreakerState)
+RESPONSE_TYPES: tuple[type, ...] = (ErrorBody, AnalyzeResponse, AnalyzeRowsResponse, ProcessResponse, FigureResponse,
+                                    PipelineRun, HealthResponse, PluginList, PluginDetail, BreakerState)
 
 # ---- encoding --------------------------------------------------------------------
 

@@ -1,9 +1,12 @@
 """Turn the incoming Document into numbered lines, or refuse input that is not text.
 
-The kernel's file loader hands binary files over as text "" plus
-`metadata.content_base64`; a .docx among them is read paragraph by paragraph
-(python-docx, imported only then), UTF-8 text bytes are accepted as text, and
-anything else is an InputError (-32602: the caller's fault, not the plugin's).
+The kernel's readers turn files (a .docx too) into text before a plugin sees
+them; a caller may still send a .docx itself as text "" plus
+`metadata.content_base64`. It is read paragraph by paragraph (python-docx,
+imported only then) once `plugin_sdk.archives.check_archive` has bounded its
+inflation (a zip bomb is refused before parsing); UTF-8 text bytes are
+accepted as text, and anything else is an InputError (-32602: the caller's
+fault, not the plugin's).
 """
 from __future__ import annotations
 
@@ -83,14 +86,16 @@ def check_text(text: str, label: str) -> None:
 def docx_lines(data: bytes, label: str) -> list[Line]:
     """Paragraphs of a .docx, split at line breaks; numbered by paragraph for the quality report."""
     import io
-    import zipfile
 
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            is_docx = "word/document.xml" in archive.namelist()
-    except (zipfile.BadZipFile, ValueError) as exc:
+    from qualia.plugin_sdk.archives import ArchiveError, ArchiveTooLarge, check_archive
+
+    try:  # bounded before python-docx inflates anything: a zip bomb is refused here (QUALIA_MAX_UNPACKED_BYTES)
+        names = check_archive(data, label)
+    except ArchiveTooLarge as exc:
+        raise InputError(str(exc), {"reason": "too_large"}) from None
+    except ArchiveError as exc:
         raise InputError(f"{label} looks like a zip archive but cannot be opened: {exc}") from None
-    if not is_docx:
+    if "word/document.xml" not in names:
         raise InputError(f"{label} is a zip archive but not a .docx (no word/document.xml)")
     import docx  # python-docx, lazily: it pulls in lxml, too slow for every start
 

@@ -119,19 +119,29 @@ def test_some_files_another_pipeline_and_another_output_folder(tmp_path: Path, s
     assert not any((study / "out").iterdir())
 
 
-def test_the_data_folder_is_offered_first_and_a_broken_pipeline_is_explained(tmp_path: Path, study: Path) -> None:
+def test_the_data_folder_first_a_broken_pipeline_explained_a_bad_file_reported(tmp_path: Path,
+                                                                               study: Path) -> None:
     shutil.copy(EXAMPLES / "teams_en.vtt", study / "data")
+    (study / "data" / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8)
     broken = tmp_path / "broken.toml"
     broken.write_text('[[steps]]\nplugin = "no_such_plugin"\n', encoding="utf-8")
+    counting = tmp_path / "count.toml"
+    counting.write_text('name = "count"\n[[steps]]\nplugin = "word_frequency"\n', encoding="utf-8")
     term = Terminal(study / "data", menu_env(tmp_path))  # started below the project: it is still found
     term.answer("What would you like to do", "a", ENTER)
-    term.answer(r"The project's data folder \(.*, 1 files\)", "d", ENTER)
+    term.answer(r"The project's data folder \(.*, 2 files\)", "d", ENTER)
     term.answer("Which pipeline", "p", ENTER)
     term.answer("Pipeline file:", str(broken), ENTER)
     term.wait_for("This pipeline cannot run: step 1 \\(no_such_plugin\\)")
-    term.answer("Which pipeline", "b", ENTER)
+    term.answer("Which pipeline", "p", ENTER)
+    term.answer("Pipeline file:", str(counting), ENTER)
+    term.answer("Output folder:", ENTER)
+    term.wait_for(r"\[1/2\] photo\.jpg: failed: .*photo\.jpg")
+    term.wait_for(r"\[2/2\] teams_en\.vtt: 2 steps")  # the transcript is cleaned first, as everywhere
+    term.wait_for(r"Done: 1 of 2 documents in [0-9.]+ s, 1 failed")
     term.answer("What would you like to do", "q", ENTER)
     assert term.finish() == 0
+    assert '"document_id": "teams_en"' in (study / "out" / "results.json").read_text(encoding="utf-8")
 
 
 def test_open_the_output_folder_hands_it_to_the_desktop(tmp_path: Path, study: Path) -> None:

@@ -71,7 +71,7 @@ async def test_process_cleans_a_transcript_and_clean_runs_it_before_an_analyzer(
     assert speakers == set(analyzed["result"]["speakers"])
     async with served.session.post("/analyze/word_frequency", json={**body, "configs": {"teams_cleaner": {
             "remove_fillers": "yes"}}}) as r:
-        error = await error_of(r, 422, "invalid_pipeline")
+        error = await error_of(r, 422, "invalid_config")
     assert error["details"]["field"] == "$.configs.teams_cleaner.remove_fillers"
     async with served.session.post("/analyze/word_frequency", json={**body, "configs": {"sentiment_viz": {}}}) as r:
         error = await error_of(r, 422, "invalid_request")
@@ -88,28 +88,30 @@ async def test_upload_a_text_file(serve):
     assert r.status == 200 and terms(body["result"]) == ["export", "dashboard"]
 
 
-async def test_upload_a_teams_docx_reaches_the_plugin_and_the_cleaner_parses_it(serve, plugin_dir):
+async def test_upload_a_teams_docx_becomes_its_paragraphs_and_the_cleaner_parses_them(serve, plugin_dir):
     problem_plugin(plugin_dir, "meta", "metadata")
     served = await serve(bundled=True)
     data = teams_docx()
+    paragraphs = (EXAMPLES / "teams_docx_export_pt.txt").read_text(encoding="utf-8").splitlines()
 
     form = aiohttp.FormData()
     form.add_field("file", data, filename="../../etc/reuniao.docx",
                    content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
     form.add_field("language", "pt")
+    form.add_field("raw", "true")
     async with served.session.post("/analyze/meta/file", data=form) as r:
         seen = (await json_of(r))["result"]
-    assert seen["echo"] == "" and seen["language"] == "pt"
-    assert base64.b64decode(seen["metadata"]["content_base64"]) == data
+    assert seen["echo"] == "\n".join(paragraphs) and seen["language"] == "pt"
     assert seen["metadata"]["filename"] == "reuniao.docx"  # the client's path is dropped
+    assert seen["metadata"]["source_format"] == "docx" and seen["metadata"]["paragraphs"] == len(paragraphs)
+    assert seen["metadata"]["transcript"] == "teams_docx" and "content_base64" not in seen["metadata"]
 
     form = aiohttp.FormData()
     form.add_field("file", data, filename="reuniao.docx")
-    form.add_field("clean", "true")
     form.add_field("config", '{"top_n": 5}')
     async with served.session.post("/analyze/word_frequency/file", data=form) as r:
         result = (await json_of(r))["result"]
-    assert {"Ana Souza", "Carlos Lima", "Beatriz Rocha"} <= set(result["speakers"])
+    assert {"Ana Souza", "Carlos Lima", "Beatriz Rocha"} <= set(result["speakers"])  # cleaned by default
     assert "frete" in terms(result)
 
 
@@ -171,7 +173,7 @@ async def test_visualize_errors(serve):
              ({"text": TEXT, "format": "png", "config": {"format": "svg"}}, "invalid_request", "$.format"),
              ({"text": TEXT, "format": "gif"}, "invalid_request", "$.format"),
              ({"config": {"width": 10}}, "invalid_request", "$.text"),
-             ({"text": TEXT, "config": {"width": 10}}, "invalid_pipeline", "$.config.width"),
+             ({"text": TEXT, "config": {"width": 10}}, "invalid_config", "$.config.width"),
              ({"inputs": {"sentiment": {}}}, "invalid_input", None)]
     for body, code, field in cases:
         async with served.session.post("/visualize/wordcloud_viz", json=body) as r:

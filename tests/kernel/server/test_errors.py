@@ -112,9 +112,9 @@ async def test_route_and_plugin_kind_must_match(serve, plugin_dir):
 async def test_missing_required_artefact_is_422(serve, plugin_dir):
     problem_plugin(plugin_dir, "needy", "ok", extra='requires = ["word_frequencies"]\n')
     served = await serve()
-    async with served.session.post("/analyze/needy", json={"text": "x"}) as r:
-        error = await error_of(r, 422, "invalid_input")
-    assert error["details"]["missing"] == ["word_frequencies"]
+    async with served.session.post("/analyze/needy", json={"text": "x"}) as r:  # no provider to compute it
+        error = await error_of(r, 422, "unresolvable")
+    assert error["details"]["artefact"] == "word_frequencies" and "'needy' requires" in error["message"]
     async with served.session.post("/analyze/needy", json={"text": "x", "inputs": {"word_frequencies": {}}}) as r:
         assert r.status == 200
 

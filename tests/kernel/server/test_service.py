@@ -149,7 +149,7 @@ async def test_openapi_document_is_valid_and_covers_every_route(serve):
     assert {"RunRequest", "AnalyzeResponse", "ErrorBody", "HealthResponse", "PipelineRequest"} <= set(schemas)
     # Generated from the msgspec types: a field added there shows up here.
     assert set(schemas["RunRequest"]["properties"]) == {"text", "document", "config", "inputs", "cache", "clean",
-                                                        "configs"}
+                                                        "raw", "configs"}
     analyze = doc["paths"]["/analyze/{id}"]["post"]
     assert {"400", "404", "413", "415", "422", "502", "503", "504"} <= set(analyze["responses"])
     assert analyze["responses"]["503"]["headers"]["Retry-After"]
