@@ -72,6 +72,12 @@ class CircuitBreaker:
             self.state = BreakerState.OPEN
             self._opened_at = self._clock()
 
+    def reset(self) -> None:
+        """Closed, with the failure streak forgotten (totals and trips are history and stay)."""
+        self.state = BreakerState.CLOSED
+        self.consecutive_failures = 0
+        self._trial_in_flight = False
+
     def abandon_trial(self) -> None:
         """The trial ended without a verdict (caller fault or cancel): the next call is the trial."""
         self._trial_in_flight = False

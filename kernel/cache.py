@@ -1,8 +1,9 @@
 """Content-addressed result cache, stored in one SQLite file.
 
-A result is fully determined by the plugin (id and version), its config, and
-what it was given (document and inputs), so the sha256 of a canonical encoding
-of those is the key; a hit lets the kernel skip a child-process round trip.
+A result is fully determined by the plugin (id, version and the hash of its
+code: an edit without a version bump must not be answered from the cache), its
+config, and what it was given (document and inputs), so the sha256 of a
+canonical encoding of those is the key; a hit lets the kernel skip a child-process round trip.
 
 The file lives in the data directory and is shared: several kernels (and
 worker processes) may open it at once. Hence WAL mode (readers never block the
@@ -43,7 +44,7 @@ DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 SCHEMA_VERSION = 1
 """Stored in `PRAGMA user_version`; bump it and add a step to `_MIGRATIONS`."""
 APPLICATION_ID = 0x5175_6143  # "QuaC": tells our file from any other SQLite file
-KEY_FORMAT = "qualia-cache-key/1"
+KEY_FORMAT = "qualia-cache-key/2"
 """Hashed into every key, so changing how keys are built invalidates old ones."""
 
 EVICT_TO = 0.9
@@ -85,8 +86,12 @@ def cache_key(
     config: dict[str, Any],
     document: Any,
     inputs: dict[str, Any],
+    code_hash: str = "",
 ) -> str:
     """Return the sha256 hex key of one plugin run.
+
+    `code_hash` is the hash of the plugin's files (`Registry.code_hash`), computed
+    once when its manifest is loaded.
 
     The parts are hashed as one JSON array with dict keys and Struct fields
     sorted, so key order never matters and no two different runs can collide
@@ -95,7 +100,7 @@ def cache_key(
     should hash config after validating (normalising) it.
     """
     encoded = _KEY_ENCODER.encode(
-        [KEY_FORMAT, plugin_id, plugin_version, config, document, inputs]
+        [KEY_FORMAT, plugin_id, plugin_version, code_hash, config, document, inputs]
     )
     return hashlib.sha256(encoded).hexdigest()
 

@@ -34,6 +34,17 @@ def declared(group: str) -> list[importlib.metadata.EntryPoint]:
 
 def locate(group: str, problems: list[EntryPointProblem] | None = None) -> Iterator[Path]:
     """The folder of each entry point's module, found without importing it."""
+    for _, folder in locate_entries(group, problems):
+        yield folder
+
+
+def locate_entries(group: str, problems: list[EntryPointProblem] | None = None
+                   ) -> Iterator[tuple[importlib.metadata.EntryPoint, Path]]:
+    """(entry point, folder of its module) for each entry point whose module can be found, without importing it.
+
+    A module that cannot be found (a distribution installed without its package, a typo in the entry point)
+    is reported in `problems`, naming the entry point and its distribution.
+    """
     for entry_point in declared(group):
         try:
             spec = importlib.util.find_spec(entry_point.module)
@@ -45,9 +56,14 @@ def locate(group: str, problems: list[EntryPointProblem] | None = None) -> Itera
             _report(problems, entry_point, f"{entry_point.module}: {why}")
             continue
         if spec.submodule_search_locations:
-            yield Path(next(iter(spec.submodule_search_locations)))
+            yield entry_point, Path(next(iter(spec.submodule_search_locations)))
         elif spec.origin:
-            yield Path(spec.origin).parent
+            yield entry_point, Path(spec.origin).parent
+
+
+def describe(entry_point: importlib.metadata.EntryPoint) -> str:
+    """`group:name = module (distribution)`, as problems name an entry point."""
+    return _describe(entry_point)
 
 
 def load(group: str, problems: list[EntryPointProblem] | None = None) -> list[tuple[str, Any]]:

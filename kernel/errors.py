@@ -153,6 +153,13 @@ class KernelStopped(Unavailable):
     code = "kernel_stopped"
 
 
+class PluginChanged(Unavailable):
+    """The plugin's files changed on disk since its manifest was loaded: it must be reloaded before it
+    starts again (the kernel does so and retries once; a caller sees this only if it changes again)."""
+
+    code = "plugin_changed"
+
+
 # ---- the service: webhooks and jobs (appended) ---------------------------------
 
 class Unauthorized(CallerError):
@@ -258,6 +265,26 @@ class CacheError(StorageError):
 
 class JobStoreError(StorageError):
     code = "job_store_error"
+
+
+# ---- plugin authoring: the plugin index (appended) ------------------------------------
+
+class InvalidPluginIndex(BadRequest):
+    """The plugin index cannot be read or is not a plugin index; the message names it and the field."""
+
+    code = "invalid_plugin_index"
+
+
+class ServerUnreachable(Unavailable):
+    """The CLI cannot reach the server it was pointed at (`qualia plugins reload --url ...`)."""
+
+    code = "server_unreachable"
+
+
+class InstallFailed(QualiaError):
+    """pip could not install a plugin distribution (its output went to stderr)."""
+
+    code = "install_failed"
 
 
 # ---- the SDK's errors, placed in the tree --------------------------------------------

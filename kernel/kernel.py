@@ -19,8 +19,8 @@ from qualia.plugin_sdk.manifest import ConfigError, Manifest, validate_config
 from qualia.plugin_sdk.manifest import FORMAT_MEDIA_TYPES
 
 from .analysis import Analysis, FigureOutput, StepResult, artefacts_of, choose_cleaner, cleaning_config, is_cleaner
-from .errors import (InvalidConfig, InvalidInput, InvalidRequest, KernelStopped, PluginProtocolError, QualiaError,
-                     ResolutionError)
+from .errors import (InvalidConfig, InvalidInput, InvalidRequest, KernelStopped, PluginChanged, PluginProtocolError,
+                     QualiaError, ResolutionError)
 from .cache import CacheError, ResultCache, cache_key
 from .process import ProgressCallback
 from .readers import document_layout
@@ -52,6 +52,7 @@ class Kernel:
         self.started_at: float | None = None
         self.cache: ResultCache | None = None
         self._preloads: set[asyncio.Task[None]] = set()
+        self._retiring: set[asyncio.Task[None]] = set()  # supervisors of reloaded plugins, finishing their calls
         self._running = False
         self._default_configs: dict[str, tuple[Manifest, dict[str, Any]]] = {}  # the hot path: no config given
 
@@ -93,7 +94,8 @@ class Kernel:
         for task in self._preloads:
             task.cancel()
         await asyncio.gather(*self._preloads, return_exceptions=True)
-        await asyncio.gather(*(sup.stop() for sup in self._supervisors.values()), return_exceptions=True)
+        await asyncio.gather(*(sup.stop() for sup in self._supervisors.values()), *self._retiring,
+                             return_exceptions=True)
         if self.cache is not None:
             self.cache.close()
             self.cache = None
@@ -116,7 +118,14 @@ class Kernel:
         supervisor = self._supervisors.get(plugin_id)
         if supervisor is None:
             supervisor = self._supervisors[plugin_id] = PluginSupervisor(manifest, self.settings)
+            supervisor.before_spawn = lambda: self._check_code(plugin_id)
         return supervisor
+
+    def _check_code(self, plugin_id: str) -> None:
+        """Before a process starts: never new code under an old manifest (see Registry.refresh_code)."""
+        if not self.registry.refresh_code(plugin_id):
+            raise PluginChanged(f"plugin {plugin_id!r}: plugin.toml changed on disk since it was loaded; reload it",
+                                plugin=plugin_id)
 
     def prepare_config(self, manifest: Manifest, config: dict[str, Any] | None) -> dict[str, Any]:
         """Validate before anything is sent; return the full config with defaults.
@@ -234,7 +243,8 @@ class Kernel:
 
     async def execute(self, plugin_id: str, document: Document, config: dict[str, Any] | None = None,
                       inputs: dict[str, Any] | None = None, *, use_cache: bool = True, validated: bool = False,
-                      progress: ProgressCallback | None = None, request_id: str | None = None) -> Execution:
+                      progress: ProgressCallback | None = None, request_id: str | None = None,
+                      retry: bool = True) -> Execution:
         """Like `run`, answered from the result cache when the same call was made before."""
         manifest = self.registry.get(plugin_id)
         full_config = (config or {}) if validated else self.prepare_config(manifest, config)
@@ -246,12 +256,21 @@ class Kernel:
         decoder = self._decoders[manifest.kind]
         key = None
         if use_cache and self.cache is not None:
-            key = cache_key(manifest.id, manifest.version, full_config, document, inputs)
+            key = cache_key(manifest.id, manifest.version, full_config, document, inputs,
+                            self.registry.code_hash(manifest.id))
             stored = self._cache_get(key)
             if stored is not None:
                 return Execution(output=decoder.decode(stored), cached=True)
         params = p.RunParams(document=document, config=full_config, inputs=inputs, request_id=request_id)
-        raw = await self.supervisor(plugin_id).call(p.METHOD_RUN, params, progress=progress)
+        try:
+            raw = await self.supervisor(plugin_id).call(p.METHOD_RUN, params, progress=progress)
+        except PluginChanged:
+            if not retry:
+                raise
+            # New code on disk: load it with its manifest, then run again (validated against the new manifest).
+            await self.reload_plugins()
+            return await self.execute(plugin_id, document, config, inputs, use_cache=use_cache, progress=progress,
+                                      request_id=request_id, retry=False)
         try:
             output = decoder.decode(raw)
         except msgspec.ValidationError as exc:
@@ -277,21 +296,49 @@ class Kernel:
             log.error("cache write failed: %s", exc)
 
     async def reload_plugins(self) -> list[str]:
-        """Re-read every manifest while running; return the ids whose manifest changed or vanished.
+        """Re-read every manifest while running; return the ids whose manifest or code changed or vanished.
 
-        Their processes are stopped (calls in flight on them fail) and the next call
-        starts the plugin from its new manifest.
+        A changed plugin gets a new supervisor with its new manifest at once, so the next call
+        starts the new code; the old one takes no new calls, lets those in flight finish on the
+        old version (up to the old manifest's timeout), then stops its processes: this returns
+        when they are gone.
         """
+        before = dict(self.registry.code_hashes)
         self.registry.reload()
         changed = sorted(plugin_id for plugin_id, supervisor in self._supervisors.items()
-                         if self.registry.manifests.get(plugin_id) != supervisor.manifest)
-        stopping = [self._supervisors.pop(plugin_id) for plugin_id in changed]
-        await asyncio.gather(*(supervisor.stop() for supervisor in stopping), return_exceptions=True)
+                         if self.registry.manifests.get(plugin_id) != supervisor.manifest
+                         or self.registry.code_hash(plugin_id) != before.get(plugin_id))
+        drains = []
+        for plugin_id in changed:
+            supervisor = self._supervisors.pop(plugin_id)
+            drains.append(self._in_background(
+                supervisor.drain(supervisor.manifest.timeout_s + self.settings.cancel_grace_s)))
+        if drains:  # shielded: a caller that goes away must not leave old processes behind
+            await asyncio.shield(asyncio.gather(*drains, return_exceptions=True))
         return changed
+
+    def reset_breaker(self, plugin_id: str) -> PluginStatus | None:
+        """Close a plugin's circuit breaker by hand; None when the plugin has not been used yet."""
+        self.registry.get(plugin_id)
+        supervisor = self._supervisors.get(plugin_id)
+        if supervisor is None:
+            return None
+        supervisor.reset_breaker()
+        return supervisor.status()
+
+    def _in_background(self, coroutine: Any) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+        return task
 
     async def check(self, plugin_id: str) -> PluginStatus:
         """Start the plugin (handshake included) and return its status; raises on failure."""
-        await self.supervisor(plugin_id).ensure_started()
+        try:
+            await self.supervisor(plugin_id).ensure_started()
+        except PluginChanged:
+            await self.reload_plugins()
+            await self.supervisor(plugin_id).ensure_started()
         return self._supervisors[plugin_id].status()
 
     def plugin_status(self, plugin_id: str) -> PluginStatus | None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from msgspec import Meta
 
 from qualia.plugin_sdk.document import Document
 from qualia.plugin_sdk.manifest import Manifest
@@ -19,6 +20,7 @@ from qualia.plugin_sdk.manifest import Manifest
 from .analysis import FigureOutput, StepResult, artefacts_of, cleaning_config
 from .errors import BadRequest, CallerError, InvalidConfig, QualiaError, UnknownPlugin
 from .resolver import resolve_order
+from .versions import parse_pin, pin_mismatch
 
 __all__ = ["FigureOutput", "PipelineError", "PipelineRun", "PipelineSpec", "PlannedStep", "Step", "StepResult",
            "load_pipeline", "parse_pipeline", "plan_for_target", "plan_pipeline", "run_plan", "with_cleaning"]
@@ -32,15 +34,21 @@ class PipelineError(CallerError):
 
 
 class Step(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    plugin: str
-    id: str = ""  # defaults to the plugin id; names the step's output file
-    config: dict[str, Any] = {}
+    """One plugin call; a document flows through document steps, analyzer results feed later steps."""
+
+    plugin: Annotated[str, Meta(description="A plugin id, optionally pinned to versions (PEP 440): "
+                                            "'word_frequency' or 'word_frequency >=1.2,<2'")]
+    id: Annotated[str, Meta(description="Names the step and its output file; defaults to the plugin id")] = ""
+    config: Annotated[dict[str, Any], Meta(description="The plugin's config, checked against its parameters "
+                                                       "before anything runs")] = {}
 
 
 class PipelineSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A pipeline: steps run in order on each document; the whole pipeline is checked before anything runs."""
+
     name: str = "pipeline"
     description: str = ""
-    steps: list[Step]
+    steps: Annotated[list[Step], Meta(description="At least one step")]
 
 
 class PlannedStep(msgspec.Struct, kw_only=True):
@@ -85,17 +93,25 @@ def plan_pipeline(kernel: Any, spec: PipelineSpec) -> list[PlannedStep]:
     available: set[str] = set()
     seen_ids: set[str] = set()
     for index, step in enumerate(spec.steps, start=1):
-        step_id = step.id or step.plugin
+        try:
+            pin = parse_pin(step.plugin)
+        except ValueError as exc:
+            raise PipelineError(f"step {index}: plugin {exc}", step=index) from None
+        step_id = step.id or pin.plugin
         label = f"step {index} ({step_id})"
         if step_id in seen_ids:
             raise PipelineError(f"{label}: duplicate step id {step_id!r}; give the step an explicit id",
                                 step=index)
         seen_ids.add(step_id)
         try:
-            manifest = kernel.registry.get(step.plugin)
+            manifest = kernel.registry.get(pin.plugin)
             config = kernel.prepare_config(manifest, step.config)
         except (UnknownPlugin, InvalidConfig) as exc:
             raise PipelineError(f"{label}: {exc.message}", step=index, **exc.details) from None
+        mismatch = pin_mismatch(pin, manifest)
+        if mismatch is not None:
+            raise PipelineError(f"{label}: {mismatch}", step=index, plugin=manifest.id, version=manifest.version,
+                                wanted=str(pin.specifiers))
         missing = [artefact for artefact in manifest.requires if artefact not in available]
         if missing:
             raise PipelineError(f"{label}: plugin {manifest.id!r} requires {missing}, which no earlier step "

@@ -60,6 +60,9 @@ class PluginSupervisor:
         self._closed = False
         self._last_stderr: list[str] = []
         self._background: set[asyncio.Task[None]] = set()
+        # Called before every process start; may raise (the kernel raises PluginChanged when the plugin's
+        # files no longer match this manifest, so a restart never runs new code under an old manifest).
+        self.before_spawn: Callable[[], None] | None = None
 
     # ---- calls ----------------------------------------------------------------
 
@@ -127,6 +130,8 @@ class PluginSupervisor:
         task.add_done_callback(self._background.discard)
 
     async def _spawn(self) -> PluginProcess:
+        if self.before_spawn is not None:
+            self.before_spawn()
         if self._crash_streak:
             # Back off on repeated crashes so a broken plugin cannot spin the CPU.
             await asyncio.sleep(min(MAX_BACKOFF_S, 0.05 * 2 ** (self._crash_streak - 1)))
@@ -176,6 +181,23 @@ class PluginSupervisor:
             raise
         finally:
             self._release(process)
+
+    def reset_breaker(self) -> None:
+        """Close the breaker by hand (an author fixed the plugin): the next call starts a fresh process."""
+        self.breaker.reset()
+        self._crash_streak = 0
+
+    async def drain(self, timeout: float) -> None:
+        """Stop once the calls in flight have finished (at most `timeout` seconds), taking no new ones."""
+        taken = 0
+        try:
+            async with asyncio.timeout(timeout):
+                while taken < self.manifest.concurrency:
+                    await self._slots.get()
+                    taken += 1
+        except TimeoutError:
+            log.warning("plugin %s: calls still running after %g s; stopping it anyway", self.manifest.id, timeout)
+        await self.stop()
 
     async def stop(self) -> None:
         self._closed = True

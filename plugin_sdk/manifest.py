@@ -16,6 +16,8 @@ import msgspec
 PluginKind = Literal["analyzer", "document", "visualizer"]
 ParameterType = Literal["string", "integer", "number", "boolean", "list", "object"]
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+SUPPORTED_APIS = ("qualia/1",)
+"""Contracts this SDK and kernel speak; a manifest's `api` must name one of them."""
 FORMAT_MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml", "html": "text/html; charset=utf-8"}
 
 
@@ -60,6 +62,8 @@ class Manifest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     timeout_s: float = 30.0
     concurrency: int = 1
     parameters: dict[str, Parameter] = {}
+    api: str = "qualia/1"  # the contract the plugin speaks; manifests without it speak qualia/1
+    kernel: str = ""  # optional PEP 440 range of kernel versions, e.g. ">=0.1,<1"; checked by the kernel
     # Set by the loader, not by the file: where the plugin lives.
     path: str = ""
 
@@ -98,6 +102,9 @@ def load_manifest(path: Path) -> Manifest:
         raise ManifestError(path, "concurrency must be >= 1")
     if manifest.kind == "visualizer" and not manifest.formats:
         raise ManifestError(path, "a visualizer must list its formats")
+    if manifest.api not in SUPPORTED_APIS:
+        raise ManifestError(path, f"api {manifest.api!r} is not supported: this kernel speaks "
+                                  f"{', '.join(SUPPORTED_APIS)}")
     if "format" in manifest.parameters:
         raise ManifestError(path, "parameter 'format' is reserved for visualizers")
     for key, param in manifest.parameters.items():

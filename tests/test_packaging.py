@@ -334,6 +334,16 @@ def test_installed_wheel_scores_english_with_shipped_lexicons(outside: tuple[Pat
     assert result["document"]["label"] in {"positive", "neutral", "negative"}
 
 
+def test_installed_wheel_ships_the_plugin_templates_and_the_sample_index(outside: tuple[Path, dict[str, str]]) -> None:
+    """`qualia create plugin` renders templates shipped as package data; the sample plugin index ships too."""
+    cwd, env = outside
+    _run(["qualia", "create", "plugin", "shipped", "--kind", "visualizer"], cwd=cwd, env=env)
+    check = _run(["qualia", "plugins", "check", "./shipped"], cwd=cwd, env=env)
+    assert "shipped: conforms to qualia/1" in check.stdout, check.stdout
+    found = _run(["qualia", "plugins", "search", "word_frequencies"], cwd=cwd, env=env)
+    assert "word_frequency" in found.stdout and "qualia/kernel/plugin-index.json" in found.stdout
+
+
 def test_installed_wheel_serves_health_like_the_image(outside: tuple[Path, dict[str, str]]) -> None:
     """The image's CMD and HEALTHCHECK: `qualia serve` answers GET /health."""
     cwd, env = outside

@@ -18,14 +18,14 @@ from .. import entry_points
 from ..errors import QualiaError, translate
 from ..project import ProjectFileError
 from ..settings import Settings, load_settings
-from . import analysis, config, figures, init, menu, pipelines, plugins, service
+from . import analysis, config, create, figures, init, menu, pipelines, plugins, service
 from .command import COMMAND_GROUP, Command, Subcommands, with_kernel
 
 __all__ = ["BUILT_IN", "Command", "Subcommands", "build_parser", "main", "with_kernel"]
 
 BUILT_IN: tuple[Command, ...] = (
     service.VERSION, plugins.COMMAND, analysis.ANALYZE, analysis.PROCESS, figures.COMMAND, pipelines.COMMAND,
-    service.CACHE, service.DOCTOR, service.SERVE, init.COMMAND, config.COMMAND, menu.COMMAND,
+    service.CACHE, service.DOCTOR, service.SERVE, create.COMMAND, init.COMMAND, config.COMMAND, menu.COMMAND,
 )
 
 # Flags that are the top layer of a setting (default < qualia.toml < QUALIA_* < flag): argparse dest -> field.
@@ -73,7 +73,12 @@ def build_parser(available: dict[str, Command] | None = None) -> argparse.Argume
 
 def main(argv: Sequence[str] | None = None) -> int:
     available = commands()
-    args = build_parser(available).parse_args(argv)
+    parser = build_parser(available)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # only a subcommand that declares `passthrough` (e.g. pip arguments after `--`) takes them
+        if not hasattr(args, "passthrough") or extra[0] != "--":
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.passthrough = extra[1:]
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     try:

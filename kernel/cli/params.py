@@ -13,7 +13,7 @@ import msgspec
 
 from qualia.plugin_sdk.manifest import ConfigError, Manifest, Parameter
 
-from ..errors import UsageError
+from ..errors import InvalidConfig, UsageError
 
 _TYPES: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool,
                           "list": list, "object": dict}
@@ -27,7 +27,11 @@ def parse_parameter(manifest: Manifest, assignment: str) -> tuple[str, Any]:
     param = manifest.parameters.get(key)
     if param is None:
         return key, text  # validation names the unknown key with the known ones
-    return key, convert_text(key, param, text)
+    try:
+        return key, convert_text(key, param, text)
+    except ConfigError as exc:  # worded as the kernel's validation of the same value would be
+        raise InvalidConfig(f"invalid config for plugin {manifest.id!r}: {exc}", plugin=manifest.id,
+                            key=exc.key) from None
 
 
 def convert_text(key: str, param: Parameter, text: str) -> Any:
@@ -49,4 +53,4 @@ def _convert(key: str, kind: str, value: Any) -> Any:
     try:
         return msgspec.convert(value, _TYPES[kind], strict=False)
     except msgspec.ValidationError:
-        raise ConfigError(key, f"expected {kind}, got {value!r}") from None
+        raise ConfigError(key, f"expected {kind}, got {type(value).__name__} {value!r}") from None

@@ -16,6 +16,7 @@ from ..errors import QualiaError
 from ..kernel import Kernel
 from ..settings import Settings
 from .command import Command, Subcommands, with_kernel
+from .diagnose import doctor_one
 from .render import emit, render_human, to_json
 
 
@@ -52,12 +53,18 @@ def cache(args: argparse.Namespace, settings: Settings) -> int:
 
 def add_doctor_parser(commands: Subcommands) -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="start every plugin once and report",
-                                 description="Start every plugin, check its handshake, report OK or the reason.")
+                                 description="Start every plugin, check its handshake, report OK or the reason. "
+                                             "With ID: where that plugin was found, its declared versions, code "
+                                             "hash, and a start with its stderr.")
+    doctor.add_argument("plugin_id", nargs="?", metavar="ID", help="diagnose this plugin only")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
     return doctor
 
 
 async def doctor(args: argparse.Namespace, kernel: Kernel) -> int:
+    if args.plugin_id:
+        return await doctor_one(args, kernel)
+
     async def probe(manifest: Manifest) -> dict[str, Any]:
         started = asyncio.get_running_loop().time()
         try:
@@ -98,13 +105,15 @@ def add_serve_parser(commands: Subcommands) -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     serve.add_argument("--cert", type=Path, metavar="PEM", help="TLS certificate (with --key)")
     serve.add_argument("--key", type=Path, metavar="PEM", help="TLS private key (with --cert)")
+    serve.add_argument("--reload", action="store_true",
+                       help="watch plugin folders; reload a changed plugin (manifest and processes) on save")
     return serve
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     from ..server import serve_main  # aiohttp is imported only for the service
 
-    return serve_main(settings, args.host, args.port, cert=args.cert, key=args.key)
+    return serve_main(settings, args.host, args.port, cert=args.cert, key=args.key, reload=args.reload)
 
 
 VERSION = Command("version", add_version_parser, version)

@@ -1,4 +1,5 @@
-"""GET /health, GET /plugins and GET /plugins/{id}: what the kernel knows and how its plugins are.
+"""GET /health, GET /plugins and GET /plugins/{id}: what the kernel knows and how its plugins are;
+POST /plugins/{id}/reload and POST /plugins/{id}/breaker/reset: what an author does while developing.
 
 Listing reads manifests and supervisor state only; it never starts a plugin.
 /health answers 200 while the kernel can serve, even with a plugin's breaker
@@ -7,14 +8,16 @@ stopping or the kernel is stopped.
 """
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from qualia.plugin_sdk.manifest import ID_PATTERN, Manifest
 
 from .. import __version__
-from ..breaker import BreakerState
+from ..breaker import BreakerSnapshot, BreakerState
 from ..errors import UnknownPlugin
 from ..kernel import Kernel
 from ..supervisor import PluginStatus
@@ -123,10 +126,49 @@ async def show_plugin(request: web.Request) -> web.Response:
     return json_response(detail)
 
 
+class ReloadResponse(msgspec.Struct, kw_only=True):
+    plugin: str
+    version: str
+    reloaded: bool  # its manifest or code changed: the next call runs the new version
+    changed: list[str]  # every plugin restarted by this reload (manifests are re-read for all)
+    problems: int  # manifests that could not be loaded (GET /plugins lists them)
+
+
+class BreakerResetResponse(msgspec.Struct, kw_only=True):
+    plugin: str
+    state: str
+    breaker: BreakerSnapshot | None  # null when the plugin has not been used yet
+
+
+async def reload_plugin(request: web.Request) -> web.Response:
+    """Re-read every manifest (and newly installed entry points); restart the plugins that changed."""
+    kernel = request.app[KERNEL]
+    plugin_id = request.match_info["id"]
+    if not ID_PATTERN.match(plugin_id):
+        manifest_for(kernel, plugin_id)  # 404 naming the pattern
+    before = (kernel.registry.manifests.get(plugin_id), kernel.registry.code_hash(plugin_id))
+    importlib.invalidate_caches()  # a distribution pip-installed since the start is found
+    changed = await kernel.reload_plugins()
+    manifest = manifest_for(kernel, plugin_id)
+    after = (manifest, kernel.registry.code_hash(plugin_id))
+    return json_response(ReloadResponse(plugin=plugin_id, version=manifest.version, reloaded=before != after,
+                                        changed=changed, problems=len(kernel.registry.problems)))
+
+
+async def reset_breaker(request: web.Request) -> web.Response:
+    kernel = request.app[KERNEL]
+    manifest = manifest_for(kernel, request.match_info["id"])
+    status = kernel.reset_breaker(manifest.id)
+    return json_response(BreakerResetResponse(plugin=manifest.id, state=status.state if status else NOT_STARTED,
+                                              breaker=status.breaker if status else None))
+
+
 def setup_plugin_routes(app: web.Application) -> None:
     app.router.add_get("/health", health)
     app.router.add_get("/plugins", list_plugins)
     app.router.add_get("/plugins/{id}", show_plugin)
+    app.router.add_post("/plugins/{id}/reload", reload_plugin)
+    app.router.add_post("/plugins/{id}/breaker/reset", reset_breaker)
     describe(app[API_DOC])
 
 
@@ -142,3 +184,12 @@ def describe(doc: ApiDoc) -> None:
     doc.add("get", "/plugins/{id}", "getPlugin", tag="plugins", summary="One plugin",
             description="Manifest, parameters, the JSON Schema of its config, and its state.",
             responses={200: PluginDetail}, errors=(404,))
+    doc.add("post", "/plugins/{id}/reload", "reloadPlugin", tag="plugins", summary="Reload plugins",
+            description="Re-read every manifest and code hash (and newly installed entry points); a plugin whose "
+                        "manifest or code changed restarts with both, after its calls in flight finish on the old "
+                        "version. `reloaded` says whether this plugin changed. 404 if it is not found afterwards.",
+            responses={200: ReloadResponse}, errors=(404,))
+    doc.add("post", "/plugins/{id}/breaker/reset", "resetBreaker", tag="plugins", summary="Close the breaker",
+            description="Close the plugin's circuit breaker by hand (e.g. after a fix); the next call starts a "
+                        "fresh process.",
+            responses={200: BreakerResetResponse}, errors=(404,))

@@ -21,7 +21,7 @@ from ..errors import InvalidSetting
 from ..settings import Settings
 from .app import create_app
 from .logs import AccessLogger, access_log, configure_logging, server_log
-from .state import SETTINGS, ServerSettings
+from .state import KERNEL, SETTINGS, ServerSettings
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -63,8 +63,11 @@ def tls_context(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
 
 
 async def serve(kernel_settings: Settings, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None,
-                settings: ServerSettings | None = None) -> int:
-    """Serve until SIGTERM or SIGINT, then shut down gracefully; returns the exit code."""
+                settings: ServerSettings | None = None, reload: bool = False) -> int:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully; returns the exit code.
+
+    With `reload`, plugin folders are watched and changed plugins reloaded (kernel/reloader.py).
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
@@ -86,7 +89,10 @@ async def serve(kernel_settings: Settings, host: str, port: int, *, ssl_context:
             server_log.error("cannot listen on %s:%s: %s", host, port, exc.strerror or exc)
             return EXIT_FAILURE
         server_log.info("listening on %s", url)
+        watcher = _start_watcher(app, stop) if reload else None
         await stop.wait()
+        if watcher is not None:
+            await watcher
         await runner.cleanup()  # stop listening, finish in-flight requests, stop the kernel
         server_log.info("stopped")
         return EXIT_OK
@@ -95,8 +101,14 @@ async def serve(kernel_settings: Settings, host: str, port: int, *, ssl_context:
             loop.remove_signal_handler(signum)
 
 
+def _start_watcher(app: web.Application, stop: asyncio.Event) -> asyncio.Task[None]:
+    from ..reloader import PluginWatcher  # watchfiles is imported only for --reload
+
+    return asyncio.get_running_loop().create_task(PluginWatcher(app[KERNEL]).run(stop), name="plugin-watcher")
+
+
 def serve_main(kernel_settings: Settings, host: str, port: int, *, cert: Path | None = None,
-               key: Path | None = None) -> int:
+               key: Path | None = None, reload: bool = False) -> int:
     """Entry point of `qualia serve`: run the REST front until SIGTERM/SIGINT; the exit code."""
     configure_logging()
     try:
@@ -106,7 +118,8 @@ def serve_main(kernel_settings: Settings, host: str, port: int, *, cert: Path | 
         print(f"qualia serve: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return asyncio.run(serve(kernel_settings, host, port, ssl_context=ssl_context, settings=settings))
+        return asyncio.run(serve(kernel_settings, host, port, ssl_context=ssl_context, settings=settings,
+                                 reload=reload))
     except InvalidSetting as exc:  # e.g. QUALIA_RATE_LIMIT=fast, found while the app is set up
         print(f"qualia serve: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -69,6 +69,7 @@ BASE_KEY_ARGS: dict[str, object] = {
     "config": {"top_n": 50, "stopwords": True, "lang": {"pt": 1, "en": 2}},
     "document": _document(),
     "inputs": {"segments": [1, 2], "sentiment": {"score": 0.5}},
+    "code_hash": "a" * 64,
 }
 
 
@@ -110,6 +111,7 @@ def test_key_is_the_same_for_a_document_and_its_builtin_form() -> None:
         {"document": _document(segments=[Segment(text="bom dia.", speaker="Bob", start=0.0, end=1.5)])},
         {"inputs": {"segments": [1, 3], "sentiment": {"score": 0.5}}},
         {"inputs": {"segments": [1, 2]}},
+        {"code_hash": "b" * 64},  # the plugin's files changed without a version bump
     ],
     ids=lambda changes: next(iter(changes)),
 )

@@ -125,7 +125,9 @@ COMMANDS = list(command_paths(build_parser()))
 
 
 def test_every_command_is_covered_by_the_help_test() -> None:
-    assert {("version",), ("plugins",), ("plugins", "show"), ("analyze",), ("doctor",)} <= set(COMMANDS)
+    assert {("version",), ("plugins",), ("plugins", "show"), ("analyze",), ("doctor",), ("create", "plugin"),
+            ("plugins", "check"), ("plugins", "search"), ("plugins", "install"), ("plugins", "reload"),
+            ("plugins", "reset-breaker")} <= set(COMMANDS)
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "qualia")
@@ -154,10 +156,11 @@ def test_plugins_lists_the_bundled_plugins_as_a_table(home: Path) -> None:
     done = qualia("plugins", home=home)
     assert done.returncode == 0, done.stderr
     header, rule, *rows = done.stdout.splitlines()
-    assert header.split() == ["id", "kind", "version", "provides", "requires", "description"]
+    assert header.split() == ["id", "kind", "version", "provides", "requires", "source", "path"]
     assert set(rule) <= {"-", " "}
     word_frequency = next(row for row in rows if row.startswith("word_frequency "))
     assert "analyzer" in word_frequency and "word_frequencies" in word_frequency
+    assert word_frequency.split()[-2:] == ["bundled", str(PROJECT / "plugins" / "word_frequency")]  # never cut
 
 
 def test_plugins_json(home: Path) -> None:

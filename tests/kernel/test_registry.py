@@ -88,7 +88,7 @@ def test_iteration_is_sorted_by_id_and_len_counts(tmp_path: Path) -> None:
     assert len(registry) == len(ids)
 
 
-def test_folders_without_a_manifest_and_stray_files_are_skipped(tmp_path: Path) -> None:
+def test_folders_without_a_manifest_are_skipped_and_a_plugin_folder_on_the_path_is_named(tmp_path: Path) -> None:
     root = tmp_path / "p"
     write_manifest(root, "real")
     (root / "notes").mkdir()
@@ -96,7 +96,9 @@ def test_folders_without_a_manifest_and_stray_files_are_skipped(tmp_path: Path) 
     (root / "plugin.toml").write_text("this file is not inside a plugin folder")
     registry = registry_for(root, home=tmp_path)
     assert "real" in registry.manifests
-    assert registry.problems == []
+    [problem] = registry.problems
+    assert problem.path == str(root)
+    assert "itself a plugin folder" in problem.reason and f"use its parent {tmp_path}" in problem.reason
 
 
 def test_providers_of_an_artefact(tmp_path: Path) -> None:
