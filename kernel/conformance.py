@@ -183,7 +183,8 @@ def _shape_problem(manifest: Manifest, result: Any, fmt: str | None) -> str | No
         want = FORMAT_MEDIA_TYPES[fmt]
         if typed.media_type.split(";")[0].strip() != want.split(";")[0]:
             return f"format {fmt!r} answered media_type {typed.media_type!r}, expected {want!r}"
-        head = typed.data[:512].lstrip().lower()
+        # PNG's signature is binary and case-sensitive; SVG and HTML may start with blanks or any case.
+        head = typed.data[:8] if fmt == "png" else typed.data[:512].lstrip().lower()
         if not any(head.startswith(magic) for magic in _MAGIC[fmt]):
             return f"format {fmt!r}: the data does not look like {fmt} (starts {typed.data[:16]!r})"
     return None

@@ -134,6 +134,12 @@ class PluginTimeout(PluginFault):
     code = "plugin_timeout"
 
 
+class PluginOutOfMemory(PluginFault):
+    """The plugin went over its memory ceiling (manifest `max_memory_mb`, default QUALIA_MAX_MEMORY_MB)."""
+
+    code = "plugin_out_of_memory"
+
+
 # ---- temporarily unavailable ------------------------------------------------
 
 class Unavailable(QualiaError):

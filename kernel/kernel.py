@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -22,7 +23,7 @@ from .analysis import Analysis, FigureOutput, StepResult, artefacts_of, choose_c
 from .errors import (InvalidConfig, InvalidInput, InvalidRequest, KernelStopped, PluginChanged, PluginProtocolError,
                      QualiaError, ResolutionError)
 from .cache import CacheError, ResultCache, cache_key
-from .process import ProgressCallback
+from .process import SUBREAPER, GroupLedger, ProgressCallback, reap_leftovers
 from .readers import document_layout
 from .registry import Registry
 from .resolver import resolve_order
@@ -55,16 +56,25 @@ class Kernel:
         self._retiring: set[asyncio.Task[None]] = set()  # supervisors of reloaded plugins, finishing their calls
         self._running = False
         self._default_configs: dict[str, tuple[Manifest, dict[str, Any]]] = {}  # the hot path: no config given
+        self.ledger: GroupLedger | None = None
+
+    @property
+    def run_dir(self) -> Path:
+        """Where kernels on this home record their plugins' process groups."""
+        return self.settings.home / "run"
 
     async def start(self) -> "Kernel":
         self.registry.reload()
         self.settings.home.mkdir(parents=True, exist_ok=True)
+        await reap_leftovers(self.run_dir)  # what a killed predecessor on this home left behind
+        self.ledger = GroupLedger(self.run_dir)
         if self.settings.cache_max_bytes > 0:
             try:
                 self.cache = ResultCache(self.settings.cache_path, self.settings.cache_max_bytes)
             except CacheError as exc:
                 log.error("result cache disabled: %s", exc)
         self.started_at = time.monotonic()
+        SUBREAPER.hold()  # orphans of our plugins come back to us (Linux), to be reaped
         self._running = True
         self._start_preloads()
         return self
@@ -89,13 +99,21 @@ class Kernel:
             log.error("preloading %s failed: %s", plugin_id, exc.message)
 
     async def stop(self) -> None:
-        """Stop every plugin process (shutdown, exit, then terminate and kill)."""
-        self._running = False
+        """Stop every plugin process (shutdown, exit, then terminate and kill) and reap their groups.
+
+        From the first line on no process starts: calls in flight and waiting fail with KernelStopped.
+        """
+        was_running, self._running = self._running, False
         for task in self._preloads:
             task.cancel()
         await asyncio.gather(*self._preloads, return_exceptions=True)
         await asyncio.gather(*(sup.stop() for sup in self._supervisors.values()), *self._retiring,
                              return_exceptions=True)
+        if self.ledger is not None:
+            self.ledger.close()
+            self.ledger = None
+        if was_running:
+            SUBREAPER.release()
         if self.cache is not None:
             self.cache.close()
             self.cache = None
@@ -117,7 +135,8 @@ class Kernel:
         manifest = self.registry.get(plugin_id)
         supervisor = self._supervisors.get(plugin_id)
         if supervisor is None:
-            supervisor = self._supervisors[plugin_id] = PluginSupervisor(manifest, self.settings)
+            supervisor = self._supervisors[plugin_id] = PluginSupervisor(manifest, self.settings,
+                                                                         ledger=self.ledger)
             supervisor.before_spawn = lambda: self._check_code(plugin_id)
         return supervisor
 
@@ -276,7 +295,7 @@ class Kernel:
         except msgspec.ValidationError as exc:
             raise PluginProtocolError(f"plugin {plugin_id!r} returned a malformed {manifest.kind} result: {exc}",
                                       plugin=plugin_id) from None
-        if key is not None:
+        if key is not None and self.cache is not None:  # the kernel may have stopped meanwhile
             self._cache_put(key, manifest.id, bytes(raw))
         return Execution(output=output, cached=False)
 

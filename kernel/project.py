@@ -58,6 +58,10 @@ class KernelSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     cache_max_bytes: Count | UnsetType = UNSET
     preload: list[str] | UnsetType = UNSET
     cleaner: str | UnsetType = UNSET
+    max_memory_mb: Count | UnsetType = UNSET  # 0: no ceiling
+    restart_limit: AtLeastOne | UnsetType = UNSET
+    restart_window_s: PositiveSeconds | UnsetType = UNSET
+    restart_stable_s: Seconds | UnsetType = UNSET
 
 
 class ProjectFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

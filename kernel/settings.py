@@ -82,6 +82,10 @@ SOURCES: tuple[SettingSource, ...] = (
     SettingSource("cache_max_bytes", "kernel.cache_max_bytes", "QUALIA_CACHE_MAX_BYTES"),
     SettingSource("preload", "kernel.preload", "QUALIA_PRELOAD", split=","),
     SettingSource("cleaner", "kernel.cleaner", "QUALIA_CLEANER"),
+    SettingSource("max_memory_mb", "kernel.max_memory_mb", "QUALIA_MAX_MEMORY_MB"),
+    SettingSource("restart_limit", "kernel.restart_limit", "QUALIA_RESTART_LIMIT"),
+    SettingSource("restart_window_s", "kernel.restart_window_s", "QUALIA_RESTART_WINDOW_S"),
+    SettingSource("restart_stable_s", "kernel.restart_stable_s", "QUALIA_RESTART_STABLE_S"),
     # Plugins read these two from their (inherited) environment too, so they stay environment-only.
     SettingSource("max_unpacked_bytes", None, "QUALIA_MAX_UNPACKED_BYTES", kind=Annotated[int, Meta(ge=1)]),
     SettingSource("max_unpack_ratio", None, "QUALIA_MAX_UNPACK_RATIO", kind=Annotated[float, Meta(gt=0)]),
@@ -116,6 +120,10 @@ class Settings(msgspec.Struct, kw_only=True):
     cleaner: str | None = None  # the transcript cleaner (a plugin providing `segments`); None: chosen by provides
     max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES  # a .docx (any ZIP) may inflate to this much in all
     max_unpack_ratio: float = DEFAULT_MAX_UNPACK_RATIO  # ... and no large member more than this many times
+    max_memory_mb: int = 2048  # ceiling of a plugin process without `max_memory_mb` in its manifest; 0: none
+    restart_limit: int = 10  # restarts of one plugin allowed within restart_window_s before its breaker opens
+    restart_window_s: float = 60.0
+    restart_stable_s: float = 30.0  # a process alive this long resets the restart backoff
     # the project's (qualia.toml), each also settable from outside it
     language: str = "auto"
     stopwords: list[str] = []

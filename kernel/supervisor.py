@@ -1,5 +1,12 @@
-"""`PluginSupervisor`: keeps a plugin's processes, dispatches calls to an idle one,
-restarts crashed ones with backoff and feeds its circuit breaker."""
+"""`PluginSupervisor`: keeps a plugin's processes, dispatches calls to an idle one, restarts
+crashed ones as its `RestartPolicy` allows and feeds its circuit breaker.
+
+Composition: `PluginProcess` (one child and its conversation), `RestartPolicy`
+(when to start one again), `CircuitBreaker` (when to stop trying for a while).
+Too many restarts in the policy's window open the breaker, as five faults in a
+row do. Once stopped, no process starts and every waiting call fails with
+KernelStopped.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -12,13 +19,11 @@ import msgspec
 from qualia.plugin_sdk.manifest import Manifest
 
 from .breaker import BreakerSnapshot, BreakerState, CircuitBreaker
-from .errors import InvalidInput, PluginBusy, PluginFault
-from .process import PluginProcess, ProgressCallback
+from .errors import InvalidInput, KernelStopped, PluginBusy, PluginFault
+from .process import GroupLedger, PluginProcess, ProgressCallback, RestartDecision, RestartPolicy
 from .settings import Settings
 
 log = logging.getLogger("qualia.supervisor")
-
-MAX_BACKOFF_S = 5.0
 
 
 class ProcessStatus(msgspec.Struct, kw_only=True):
@@ -43,10 +48,20 @@ class PluginStatus(msgspec.Struct, kw_only=True):
 
 
 class PluginSupervisor:
-    def __init__(self, manifest: Manifest, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, manifest: Manifest, settings: Settings, clock: Callable[[], float] = time.monotonic,
+                 *, ledger: GroupLedger | None = None) -> None:
         self.manifest = manifest
         self.settings = settings
-        self.breaker = CircuitBreaker(manifest.id, settings.breaker_failures, settings.breaker_open_s, clock)
+        self.ledger = ledger
+        # A half-open trial may queue, start a process and run once; past that it is lost, not pending.
+        trial_timeout_s = settings.queue_timeout_s + settings.start_timeout_s + manifest.timeout_s \
+            + settings.cancel_grace_s
+        self.breaker = CircuitBreaker(manifest.id, settings.breaker_failures, settings.breaker_open_s, clock,
+                                      trial_timeout_s=trial_timeout_s)
+        self.restart_policy = RestartPolicy(manifest.id, limit=settings.restart_limit,
+                                            window_s=settings.restart_window_s, stable_s=settings.restart_stable_s,
+                                            clock=clock)
+        self.restart_policy.add_listener(self._on_restart_decision)
         self.restarts = 0
         self.calls = 0
         self.last_error: str | None = None
@@ -55,7 +70,6 @@ class PluginSupervisor:
             self._slots.put_nowait(None)
         self._processes: set[PluginProcess] = set()  # every process not yet reaped
         self._ever_started = 0
-        self._crash_streak = 0
         self._waiting = 0
         self._closed = False
         self._last_stderr: list[str] = []
@@ -64,10 +78,16 @@ class PluginSupervisor:
         # files no longer match this manifest, so a restart never runs new code under an old manifest).
         self.before_spawn: Callable[[], None] | None = None
 
+    @property
+    def max_memory_mb(self) -> int | None:
+        """The manifest's ceiling, else the kernel's default (0 there: none)."""
+        return self.manifest.max_memory_mb or self.settings.max_memory_mb or None
+
     # ---- calls ----------------------------------------------------------------
 
     async def call(self, method: str, params: Any, *, timeout: float | None = None,
                    progress: ProgressCallback | None = None) -> msgspec.Raw:
+        self._check_open()
         trial = self.breaker.before_call()
         verdict = False
         try:
@@ -79,10 +99,12 @@ class PluginSupervisor:
             finally:
                 self._release(process)
             self.breaker.record_success()
-            self._crash_streak = 0
+            self.restart_policy.record_success()
             verdict = True
             return result
         except PluginFault as exc:
+            if self._closed:  # cut off by the stop, not the plugin's fault
+                raise self._stopped() from exc
             self._record_fault(exc)
             verdict = True
             raise
@@ -91,6 +113,14 @@ class PluginSupervisor:
         finally:
             if trial and not verdict:
                 self.breaker.abandon_trial()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise self._stopped()
+
+    def _stopped(self) -> KernelStopped:
+        return KernelStopped(f"plugin {self.manifest.id!r} is stopped: the kernel is stopping or reloaded it",
+                             plugin=self.manifest.id)
 
     async def _acquire(self) -> PluginProcess | None:
         try:
@@ -102,15 +132,20 @@ class PluginSupervisor:
                              plugin=self.manifest.id, retry_after_s=1)
         self._waiting += 1
         try:
-            return await asyncio.wait_for(self._slots.get(), self.settings.queue_timeout_s)
+            slot = await asyncio.wait_for(self._slots.get(), self.settings.queue_timeout_s)
         except asyncio.TimeoutError:
             raise PluginBusy(f"plugin {self.manifest.id!r} is busy: no process free within "
                              f"{self.settings.queue_timeout_s:g} s", plugin=self.manifest.id, retry_after_s=1) from None
         finally:
             self._waiting -= 1
+        if self._closed:
+            self._slots.put_nowait(slot)  # wake the next waiter: it fails the same way
+            raise self._stopped()
+        return slot
 
     async def _usable(self, process: PluginProcess | None) -> PluginProcess:
         """The slot's process if it can take work, else a fresh one."""
+        self._check_open()
         if process is not None and process.alive and not process.retired:
             return process
         if process is not None:
@@ -118,6 +153,9 @@ class PluginSupervisor:
         return await self._spawn()
 
     def _release(self, process: PluginProcess | None) -> None:
+        if self._closed:  # stop() reaps every process itself
+            self._slots.put_nowait(None)
+            return
         if process is not None and (process.retired or not process.alive):
             self._last_stderr = list(process.stderr_tail)
             self._in_background(self._discard(process))
@@ -130,28 +168,47 @@ class PluginSupervisor:
         task.add_done_callback(self._background.discard)
 
     async def _spawn(self) -> PluginProcess:
+        self._check_open()
         if self.before_spawn is not None:
             self.before_spawn()
-        if self._crash_streak:
-            # Back off on repeated crashes so a broken plugin cannot spin the CPU.
-            await asyncio.sleep(min(MAX_BACKOFF_S, 0.05 * 2 ** (self._crash_streak - 1)))
-        if self._ever_started:
+        if self._ever_started >= self.manifest.concurrency:
+            decision = self.restart_policy.next_restart()
+            if not decision.allowed:
+                if self._closed:
+                    raise self._stopped()
+                self.breaker.trip(f"({decision.reason})")
+                self.restart_policy.reset()  # the breaker's trial, later, may start a process
+                raise self.breaker.rejection()
+            if decision.delay_s:
+                await asyncio.sleep(decision.delay_s)  # back off on repeated faults
+            self._check_open()
             self.restarts += 1
         self._ever_started += 1
         process = PluginProcess(self.manifest, start_timeout_s=self.settings.start_timeout_s,
-                                cancel_grace_s=self.settings.cancel_grace_s, stop_grace_s=self.settings.stop_grace_s)
+                                cancel_grace_s=self.settings.cancel_grace_s, stop_grace_s=self.settings.stop_grace_s,
+                                max_memory_mb=self.max_memory_mb, ledger=self.ledger)
         self._processes.add(process)
         try:
             await process.start()
         except PluginFault:
             self._processes.discard(process)
             raise
+        if self._closed:  # the kernel stopped while this one started
+            await self._discard(process)
+            raise self._stopped()
         log.info("started plugin %s (pid %s)", self.manifest.id, process.pid)
         return process
 
+    def _on_restart_decision(self, decision: RestartDecision) -> None:
+        if decision.allowed:
+            log.info("restarting plugin %s (%d restarts in %g s, backoff %.2f s)", self.manifest.id,
+                     decision.restarts_in_window, self.restart_policy.window_s, decision.delay_s)
+        elif not self._closed:
+            log.error("%s: its circuit breaker opens", decision.reason)
+
     def _record_fault(self, exc: PluginFault) -> None:
         self.last_error = exc.message
-        self._crash_streak += 1
+        self.restart_policy.record_fault()
         was_open = self.breaker.state is BreakerState.OPEN
         self.breaker.record_failure()
         log.warning("%s (breaker %s, %d in a row)", exc.message, self.breaker.state,
@@ -166,12 +223,15 @@ class PluginSupervisor:
     async def _discard(self, process: PluginProcess) -> None:
         process.retired = True
         await process.stop()
+        if process.started_at is not None:
+            self.restart_policy.record_exit(time.monotonic() - process.started_at)
         self._processes.discard(process)
 
     # ---- lifecycle and state -------------------------------------------------
 
     async def ensure_started(self) -> PluginProcess:
         """Start a process now (for `doctor` and preloading); a start failure counts as a fault."""
+        self._check_open()
         process = await self._acquire()
         try:
             process = await self._usable(process)
@@ -185,7 +245,8 @@ class PluginSupervisor:
     def reset_breaker(self) -> None:
         """Close the breaker by hand (an author fixed the plugin): the next call starts a fresh process."""
         self.breaker.reset()
-        self._crash_streak = 0
+        self.restart_policy.record_success()  # no backoff left over
+        self.restart_policy.reset()
 
     async def drain(self, timeout: float) -> None:
         """Stop once the calls in flight have finished (at most `timeout` seconds), taking no new ones."""
@@ -200,7 +261,11 @@ class PluginSupervisor:
         await self.stop()
 
     async def stop(self) -> None:
+        """Stop every process; calls in flight and waiting fail with KernelStopped, nothing starts again."""
         self._closed = True
+        self.restart_policy.close()
+        for _ in range(self._waiting):
+            self._slots.put_nowait(None)  # wake the waiting calls now: each fails with KernelStopped
         await asyncio.gather(*(process.stop() for process in list(self._processes)),
                              *list(self._background), return_exceptions=True)
         self._processes.clear()

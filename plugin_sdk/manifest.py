@@ -61,6 +61,8 @@ class Manifest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     formats: list[Literal["png", "svg", "html"]] = []
     timeout_s: float = 30.0
     concurrency: int = 1
+    # Memory ceiling of the plugin's process in MiB; None: the kernel's default (QUALIA_MAX_MEMORY_MB).
+    max_memory_mb: int | None = None
     parameters: dict[str, Parameter] = {}
     api: str = "qualia/1"  # the contract the plugin speaks; manifests without it speak qualia/1
     kernel: str = ""  # optional PEP 440 range of kernel versions, e.g. ">=0.1,<1"; checked by the kernel
@@ -100,6 +102,8 @@ def load_manifest(path: Path) -> Manifest:
         raise ManifestError(path, "timeout_s must be > 0")
     if manifest.concurrency < 1:
         raise ManifestError(path, "concurrency must be >= 1")
+    if manifest.max_memory_mb is not None and manifest.max_memory_mb < 1:
+        raise ManifestError(path, f"max_memory_mb must be >= 1 (MiB), got {manifest.max_memory_mb}")
     if manifest.kind == "visualizer" and not manifest.formats:
         raise ManifestError(path, "a visualizer must list its formats")
     if manifest.api not in SUPPORTED_APIS:

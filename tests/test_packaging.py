@@ -223,7 +223,7 @@ def test_wheel_holds_the_packages_and_their_data(built: Built) -> None:
     assert "qualia/__init__.py" not in names  # a namespace: other distributions may add qualia.* packages
     names = {name.removeprefix("qualia/") for name in names}
     assert not any(name.startswith(("tests/", "scripts/", "examples/")) for name in names)
-    assert {"kernel/__init__.py", "kernel/cli/__init__.py", "kernel/process.py", "plugin_sdk/__init__.py",
+    assert {"kernel/__init__.py", "kernel/cli/__init__.py", "kernel/process/__init__.py", "plugin_sdk/__init__.py",
             "plugins/__init__.py"} <= names
 
     plugin_ids = bundled_plugin_ids(built.context)

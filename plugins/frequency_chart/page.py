@@ -1,7 +1,7 @@
 """The HTML output of frequency_chart: an inline SVG bar chart with hover tooltips, no matplotlib."""
 from __future__ import annotations
 
-from qualia.plugin_sdk.charts import PALETTE, Series, bar_chart, fmt_number, html_page
+from qualia.plugins._charts.svg import PALETTE, Series, bar_chart, fmt_number, html_page
 
 from . import Bars, Group
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from matplotlib.ticker import MaxNLocator
 
-from qualia.plugin_sdk.charts import PALETTE
-from qualia.plugin_sdk.mpl import drawing, to_bytes
+from qualia.plugins._charts.svg import PALETTE
+from qualia.plugins._charts.mpl import drawing, to_bytes
 
 from . import Bars
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from qualia.plugin_sdk.charts import (
+from qualia.plugins._charts.svg import (
     GRID_COLOR, Frame, Rule, Scale, Series, bar_chart, fmt_number, html_page, nice_ticks, rule_line, svg_open,
     tip, value_axis,
 )

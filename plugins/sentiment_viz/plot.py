@@ -5,7 +5,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from qualia.plugin_sdk.mpl import drawing, to_bytes
+from qualia.plugins._charts.mpl import drawing, to_bytes
 
 from . import LABEL_COLORS, LABELS, ROLLING_COLOR, Chart, clock
 

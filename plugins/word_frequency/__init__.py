@@ -10,10 +10,13 @@
 | stopwords | list of strings | [] | extra words to drop |
 | ngram | integer 1-3 | 1 | n-gram size |
 | per_speaker | boolean | true | count per speaker when segments exist |
+| lemmas | boolean | false | count lemmas (simplemma: "gostei", "gostou" count as "gostar") |
 
 Result: `language` (the document's), `languages` (segments counted per stopword language), `ngram`, `total_tokens` (word tokens in the text),
 `counted_tokens` (after filtering), `unique_terms`, `frequencies` (ranked
-`{term, count, relative}`), and `speakers` (same shape per speaker).
+`{term, count, relative}`), and `speakers` (same shape per speaker). With
+`lemmas`, terms are lemmas (of each segment's language) and a word is dropped
+when its form or its lemma is a stopword.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from typing import Any, Iterable
 from qualia.plugin_sdk import AnalyzerPlugin, Document
 from qualia.plugin_sdk.text import tokenize
 from qualia.plugins._text.language import detect, resolve
+from qualia.plugins._text.lemmas import Lemmatizer, lemmatizer
 
 
 @lru_cache(maxsize=4)
@@ -40,7 +44,8 @@ def ranked(counter: Counter[str], top_n: int) -> list[dict[str, Any]]:
     return [{"term": term, "count": count, "relative": round(count / total, 6)} for term, count in items]
 
 
-def count_terms(texts: Iterable[str], n: int, min_length: int, drop: frozenset[str] | set[str]) -> tuple[int, Counter[str]]:
+def count_terms(texts: Iterable[str], n: int, min_length: int, drop: frozenset[str] | set[str],
+                lemma: Lemmatizer | None = None) -> tuple[int, Counter[str]]:
     """Word tokens seen, and counts of the kept terms (n-grams never cross a text boundary)."""
     if n == 1:
         # Count everything at C speed, then filter the (far fewer) distinct words.
@@ -48,6 +53,8 @@ def count_terms(texts: Iterable[str], n: int, min_length: int, drop: frozenset[s
         counts = Counter(tokens)
         for word in [w for w in counts if len(w) < min_length or w in drop]:
             del counts[word]
+        if lemma is not None:  # lemmatize types, not tokens: forms of one lemma add up
+            counts = Counter({w: c for w, c in lemma.counts(counts).items() if w not in drop})
         return len(tokens), counts
     total = 0
     counts = Counter()
@@ -55,6 +62,8 @@ def count_terms(texts: Iterable[str], n: int, min_length: int, drop: frozenset[s
         tokens = tokenize(text)
         total += len(tokens)
         kept = [t for t in tokens if len(t) >= min_length and t not in drop]
+        if lemma is not None:
+            kept = [w for w in lemma.words(kept) if w not in drop]
         counts.update(" ".join(kept[i:i + n]) for i in range(len(kept) - n + 1))
     return total, counts
 
@@ -87,7 +96,8 @@ class WordFrequency(AnalyzerPlugin):
         per_speaker: dict[str, tuple[int, Counter[str]]] = {}
         languages: dict[str, int] = {}
         for (speaker, lang), texts in groups.items():
-            tokens, counts = count_terms(texts, n, min_length, drop_for(lang))
+            tokens, counts = count_terms(texts, n, min_length, drop_for(lang),
+                                         lemmatizer(lang) if config["lemmas"] else None)
             languages[lang] = languages.get(lang, 0) + len(texts)
             total_tokens += tokens
             overall.update(counts)

@@ -114,3 +114,11 @@ def test_render_refuses_an_unknown_placeholder() -> None:
     assert render("id = {{id}} {python}", {"id": "x"}) == "id = x {python}"
     with pytest.raises(ValueError, match="nope"):
         render("{{nope}}", {})
+
+
+def test_a_bundled_png_visualizer_conforms(tmp_path: Path) -> None:
+    """The PNG signature is compared byte for byte (a lowercased copy never matched `\\x89PNG`)."""
+    env = {**os.environ, "QUALIA_HOME": str(tmp_path / "home")}
+    check = run([QUALIA, "plugins", "check", "wordcloud_viz"], cwd=tmp_path, env=env)
+    assert "OK    run sample-pt (png): visualizer result" in check.stdout, check.stdout
+    assert "wordcloud_viz: conforms to qualia/1" in check.stdout and "FAIL" not in check.stdout, check.stdout

@@ -69,7 +69,7 @@ def test_unknown_plugin_lists_the_known_ids_and_a_close_match(home: Path) -> Non
     done = qualia("analyze", "-", "-p", "word_frequncy", home=home, stdin="hi")
     assert done.returncode == 2
     assert "unknown plugin 'word_frequncy'; did you mean 'word_frequency'?" in done.stderr
-    assert "known: frequency_chart, " in done.stderr and "word_frequency" in done.stderr
+    assert "(known: " in done.stderr and "frequency_chart, " in done.stderr and "word_frequency" in done.stderr
 
 
 def test_an_entry_point_naming_a_missing_package_is_shown(tmp_path: Path, home: Path) -> None:

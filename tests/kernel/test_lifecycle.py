@@ -1,6 +1,7 @@
 """Starting and stopping leaves nothing behind: no zombies, no orphans."""
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -9,10 +10,13 @@ import textwrap
 import time
 
 import psutil
+import pytest
 
 from qualia.kernel import Kernel
 from qualia.plugin_sdk import Document
+from qualia.kernel.errors import KernelStopped
 from tests.conftest import PROJECT, live_children, problem_plugin
+from tests.kernel.process_support import processes_in, until
 
 
 async def test_stop_leaves_no_child_processes(fast_settings, plugin_dir):
@@ -89,18 +93,32 @@ async def test_reload_picks_up_a_changed_manifest_without_a_restart(make_kernel,
 
 
 async def test_preloaded_plugins_start_with_the_kernel_and_broken_ones_do_not_stop_it(make_kernel, plugin_dir):
-    import asyncio
-
     problem_plugin(plugin_dir, "healthy", "ok")
     problem_plugin(plugin_dir, "broken", "crash_at_start")
     problem_plugin(plugin_dir, "lazy", "ok")
     kernel = await make_kernel(preload=["healthy", "broken", "missing"])
-    for _ in range(100):
-        if kernel.plugin_status("healthy") and kernel.plugin_status("healthy").processes \
-                and kernel.plugin_status("broken") and kernel.plugin_status("broken").breaker.total_failures:
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: kernel.plugin_status("healthy") and kernel.plugin_status("healthy").processes
+                and kernel.plugin_status("broken") and kernel.plugin_status("broken").breaker.total_failures,
+                what="the preloads to finish")
     assert kernel.plugin_status("healthy").processes[0].alive
     assert kernel.plugin_status("broken").breaker.total_failures == 1
     assert kernel.plugin_status("lazy") is None  # not named: not started
     assert (await kernel.run("healthy", Document(text="x"))).result == {"echo": "x"}
+
+
+async def test_a_call_queued_behind_a_busy_plugin_during_stop_fails_and_starts_nothing(make_kernel, plugin_dir):
+    folder = problem_plugin(plugin_dir, "slow", "slow")  # answers after 1 s
+    kernel = await make_kernel()
+    await kernel.check("slow")
+    busy = asyncio.create_task(kernel.run("slow", Document(text="first"), use_cache=False))
+    await until(lambda: kernel.plugin_status("slow").state == "running", what="the first call to be in the plugin")
+    queued = asyncio.create_task(kernel.run("slow", Document(text="second"), use_cache=False))
+    await until(lambda: kernel.plugin_status("slow").waiting == 1, what="the second call to wait for the plugin")
+
+    await kernel.stop()
+
+    for call in (busy, queued):  # cut off by the stop: not the plugin's fault
+        with pytest.raises(KernelStopped):
+            await call
+    assert processes_in(folder) == [], "a plugin process started after the kernel stopped"
+    assert kernel.plugin_status("slow").breaker.total_failures == 0

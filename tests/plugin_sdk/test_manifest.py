@@ -22,6 +22,7 @@ provides = ["word_counts"]
 requires = ["segments"]
 timeout_s = 12.5
 concurrency = 2
+max_memory_mb = 512
 
 [parameters.top_n]
 type = "integer"
@@ -114,6 +115,7 @@ def test_a_good_manifest_loads_with_every_field(tmp_path: Path) -> None:
     assert manifest.requires == ["segments"]
     assert manifest.timeout_s == 12.5
     assert manifest.concurrency == 2
+    assert manifest.max_memory_mb == 512
     assert manifest.parameters["top_n"] == Parameter(type="integer", default=50, min=1, max=10000,
                                                      description="How many words to return")
     assert manifest.parameters["stopwords"].items == "string"
@@ -132,6 +134,7 @@ def test_optional_keys_have_defaults(tmp_path: Path) -> None:
     assert manifest.provides == [] and manifest.requires == [] and manifest.formats == []
     assert manifest.timeout_s == 30.0
     assert manifest.concurrency == 1
+    assert manifest.max_memory_mb is None, "no key: the kernel's default ceiling applies"
     assert manifest.parameters == {}
 
 
@@ -165,6 +168,10 @@ BAD = [
                  id="empty-command"),
     pytest.param(good_with({"timeout_s = 12.5": "timeout_s = 0"}), ["timeout_s"], id="zero-timeout"),
     pytest.param(good_with({"concurrency = 2": "concurrency = 0"}), ["concurrency"], id="zero-concurrency"),
+    pytest.param(good_with({"max_memory_mb = 512": "max_memory_mb = 0"}), ["max_memory_mb", ">= 1"],
+                 id="zero-memory"),
+    pytest.param(good_with({"max_memory_mb = 512": "max_memory_mb = 1.5"}), ["max_memory_mb", "int"],
+                 id="fractional-memory"),
     pytest.param(VISUALIZER.replace('formats = ["svg", "png"]\n', ""), ["visualizer", "formats"],
                  id="visualizer-without-formats"),
     pytest.param(VISUALIZER.replace('formats = ["svg", "png"]', 'formats = ["gif"]'), ["formats"],

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import warnings
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 import matplotlib
 
@@ -29,12 +29,13 @@ RC = {
 
 
 @contextmanager
-def drawing(width: int, height: int) -> Iterator[tuple[Figure, Axes]]:
-    """A figure of `width` x `height` pixels with one axes; save it (`to_bytes`) inside the block."""
+def drawing(width: int, height: int, rows: int = 1) -> Iterator[tuple[Figure, Any]]:
+    """A figure of `width` x `height` pixels with one axes (or a list of `rows` axes, stacked); save it
+    (`to_bytes`) inside the block."""
     with matplotlib.rc_context(RC), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # e.g. a glyph missing from the font: draw anyway
         figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, layout="constrained")
-        yield figure, figure.add_subplot()
+        yield figure, (figure.add_subplot() if rows == 1 else list(figure.subplots(rows, 1)))
 
 
 def to_bytes(figure: Figure, fmt: str) -> bytes:

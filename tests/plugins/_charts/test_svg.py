@@ -1,4 +1,4 @@
-"""qualia.plugin_sdk.charts: the self-contained SVG/HTML chart helpers shared by the bundled visualizers."""
+"""qualia.plugins._charts.svg: the self-contained SVG/HTML chart helpers shared by the bundled visualizers."""
 from __future__ import annotations
 
 import re
@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from qualia.plugin_sdk.charts import Rule, Scale, Series, bar_chart, esc, fmt_number, html_page, nice_ticks
+from qualia.plugins._charts.svg import Rule, Scale, Series, bar_chart, esc, fmt_number, html_page, nice_ticks
 
 
 @pytest.mark.parametrize(("low", "high", "integer", "expected"), [

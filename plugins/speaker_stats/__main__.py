@@ -1,0 +1,5 @@
+from qualia.plugin_sdk import serve
+
+from . import SpeakerStats
+
+serve(SpeakerStats)
