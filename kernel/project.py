@@ -216,7 +216,8 @@ def field_type(parts: list[str]) -> Any:
         if part not in fields:
             return None
         kind = fields[part].type
-        members = [arg for arg in get_args(kind) if arg is not UnsetType] if get_origin(kind) in (Union, UnionType) else []
+        union = get_origin(kind) in (Union, UnionType)
+        members = [arg for arg in get_args(kind) if arg is not UnsetType] if union else []
         if members:
             kind = members[0] if len(members) == 1 else Union[tuple(members)]
     return kind
@@ -245,7 +246,8 @@ def suggestion(name: str, known: list[str]) -> str | None:
 
 
 _HEADER = re.compile(r"^\s*\[\[?\s*(?P<name>[^\]]+?)\s*\]\]?\s*(?:#.*)?$")
-_KEY = re.compile(r"""^\s*(?P<key>(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
+_PART = r"""(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""
+_KEY = re.compile(rf"^\s*(?P<key>{_PART}(?:\s*\.\s*{_PART})*)\s*=")
 
 
 def _split_key(dotted: str) -> list[str]:

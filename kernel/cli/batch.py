@@ -17,6 +17,7 @@ from ..errors import UsageError
 from ..pipeline import load_pipeline, plan_pipeline
 from ..settings import Settings
 from .command import Command, Subcommands
+from .pipelines import pipeline_path
 from .progress import batch_display, print_summary
 
 
@@ -28,8 +29,10 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
                     "OUT/index.jsonl, corpus tables in OUT/corpus/ and an overview in OUT/index.html. A re-run "
                     "skips documents whose bytes and pipeline are unchanged.")
     batch.add_argument("paths", nargs="+", metavar="PATH")
-    batch.add_argument("-f", "--pipeline-file", required=True, type=Path, metavar="PIPELINE")
-    batch.add_argument("-o", "--output-dir", required=True, type=Path, metavar="OUT")
+    batch.add_argument("-f", "--pipeline-file", type=Path, metavar="PIPELINE",
+                       help="pipeline file (default: the project's, see `qualia config show`)")
+    batch.add_argument("-o", "--output-dir", type=Path, metavar="OUT",
+                       help="output folder (default: the project's, else out)")
     batch.add_argument("--include", action="append", default=[], metavar="GLOB",
                        help="only files whose relative path or name matches (repeatable), e.g. '*.vtt'")
     batch.add_argument("--exclude", action="append", default=[], metavar="GLOB",
@@ -38,7 +41,8 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
                        help=f"documents in parallel, and processes per plugin (default: cores, here "
                             f"{default_workers()})")
     batch.add_argument("--aliases", type=Path, metavar="FILE",
-                       help="speaker aliases (TOML or JSON: alias = \"name\") for the corpus tables")
+                       help="speaker aliases (TOML or JSON: alias = \"name\") for the corpus tables "
+                            "(default: the project's [aliases])")
     batch.add_argument("--raw", action="store_true", help="do not clean transcripts the pipeline does not clean")
     batch.add_argument("--text-column", metavar="NAME", help="CSV/TSV files: one document per row, text from NAME")
     batch.add_argument("--dry-run", action="store_true", help="list what would run, run nothing")
@@ -54,21 +58,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.dry_run:
         return asyncio.run(dry_run(args, settings))
     display = batch_display(sys.stdout, verbose=args.verbose)
-    report = asyncio.run(run_batch(args.paths, args.pipeline_file, args.output_dir, settings=settings,
+    aliases = args.aliases or settings.speaker_aliases or None  # --aliases, else the project's [aliases]
+    report = asyncio.run(run_batch(args.paths, pipeline_path(settings), settings.output_dir, settings=settings,
                                    workers=args.workers, include=args.include, exclude=args.exclude,
-                                   aliases=args.aliases, listener=display, force=args.force,
+                                   aliases=aliases, listener=display, force=args.force,
                                    clean=False if args.raw else None, text_column=args.text_column))
     print_summary(report)
     return report.exit_code
 
 
 async def dry_run(args: argparse.Namespace, settings: Settings) -> int:
-    spec = load_pipeline(args.pipeline_file)
-    discovery = discover(args.paths, include=args.include, exclude=args.exclude, skip=[args.output_dir])
+    spec = load_pipeline(pipeline_path(settings))
+    discovery = discover(args.paths, include=args.include, exclude=args.exclude, skip=[settings.output_dir])
     async with local_kernel(settings, 1) as kernel:  # plans only: no plugin starts
         plan = plan_pipeline(kernel, spec)
     options = WorkOptions(clean=False if args.raw else None, text_column=args.text_column)
-    planned = plan_sources(discovery, CorpusStore(args.output_dir), plan_fingerprint(plan, options), force=args.force)
+    planned = plan_sources(discovery, CorpusStore(settings.output_dir), plan_fingerprint(plan, options),
+                           force=args.force)
     for source in planned.run:
         print(f"run   {source.path}")
     for source in planned.skip:

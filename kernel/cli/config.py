@@ -63,7 +63,8 @@ def effective(settings: Settings) -> list[dict[str, Any]]:
         if source.field == "plugins":
             continue
         origin = settings.origin(source.field)
-        rows.append({"setting": source.name, "value": msgspec.to_builtins(getattr(settings, source.field), enc_hook=str),
+        value = msgspec.to_builtins(getattr(settings, source.field), enc_hook=str)
+        rows.append({"setting": source.name, "value": value,
                      "source": origin.source, "where": origin.where, "from": str(origin), "env": source.env,
                      "flag": source.flag})
     for plugin_id, params in sorted(settings.plugins.items()):
@@ -131,7 +132,8 @@ def plugin_problems(kernel: Kernel, settings: Settings) -> list[str]:
     for plugin_id, params in settings.plugins.items():
         if plugin_id not in known_ids:
             hint = suggestion(plugin_id, known_ids)
-            problems.append(f"{where(settings.origin(f'plugins.{plugin_id}'))}[plugins.{plugin_id}]: no plugin {plugin_id!r}"
+            origin = where(settings.origin(f"plugins.{plugin_id}"))
+            problems.append(f"{origin}[plugins.{plugin_id}]: no plugin {plugin_id!r}"
                             + (f"; did you mean {hint!r}?" if hint else f" (plugins: {', '.join(known_ids)})"))
             continue
         manifest = kernel.registry.get(plugin_id)

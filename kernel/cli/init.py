@@ -38,8 +38,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if existed:
         print(f"(--force: rewrote {', '.join(existed)}; data/ and out/ are untouched)")
     here = Path(os.path.relpath(root))
+    here = root if here.parts[:1] == ("..",) else here  # `cd ../../x` says less than the full path
     step = "" if here == Path(".") else f"cd {here}, then "
-    print(f"Next: {step}put files in data/ and run `qualia menu`, or `qualia pipeline data/*`.")
+    print(f"Next: {step}put files in data/ and run `qualia menu`, or `qualia batch data` then "
+          "`qualia export --format xlsx`.")
     return 0
 
 

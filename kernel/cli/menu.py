@@ -2,43 +2,52 @@
 
 Built on questionary (prompt_toolkit). Every choice has a shortcut key shown beside
 it; Ctrl-C goes back one level and quits from the top. The menu asks what to
-analyse (the project's data folder, a folder, or some files), which pipeline,
-where to write, then runs it on the same engine as `qualia pipeline`, one line
-per document as it finishes, and keeps going past a bad file. It starts one
-kernel for the whole session, so plugins stay warm between runs.
+analyse (the project's data folder, a folder, or some files), which pipeline and
+where to write, then runs it on the corpus engine of `qualia batch` (the same
+progress display, resumable, a bad file reported while the rest go on), exports
+what it wrote with `qualia export`'s exporters, and opens the results.
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import subprocess
 import sys
-import time
 from importlib import resources
+from importlib.util import find_spec
 from pathlib import Path
 
 import questionary
 from prompt_toolkit.completion import PathCompleter
 from questionary import Choice
 
+from ..corpus import default_target, export_corpus, run_batch
 from ..errors import QualiaError, UsageError
 from ..kernel import Kernel
-from ..pipeline import PipelineSpec, PlannedStep, load_pipeline, plan_pipeline, run_plan, with_cleaning
+from ..pipeline import PipelineSpec, load_pipeline, plan_pipeline
 from ..project import DEFAULT_PIPELINE, PROJECT_FILE
-from ..readers import read_source
 from ..settings import Settings
-from .command import Command, Subcommands, with_kernel
-from .render import to_json
+from .command import Command, Subcommands
+from .progress import batch_display, print_summary
 
 PIPELINE_SUFFIXES = (".toml", ".json")
+EXPORTS = [  # (format, BOM, title, shortcut)
+    ("csv", False, "CSV files, one per table", "c"),
+    ("csv", True, "CSV files for Excel (UTF-8 with BOM)", "e"),
+    ("xlsx", False, "An Excel workbook, one sheet per table", "x"),
+    ("parquet", False, "Parquet files" + ("" if find_spec("pyarrow") else " (needs the extra: pip install "
+                                                                    "'qualia-core[parquet]')"), "p"),
+    ("qdpx", False, "A REFI-QDA project for QualCoder, MAXQDA, NVivo, ATLAS.ti", "r"),
+]
 
 
 def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     return commands.add_parser(
-        "menu", help="an interactive menu: choose files, a pipeline, run, open the results",
+        "menu", help="an interactive menu: choose files, a pipeline, run, export, open the results",
         description="Ask step by step what to analyse (a folder or some files), with which pipeline and where "
-                    "to write; run it with progress; open the output folder. Needs a terminal.")
+                    "to write; run it with progress; export tables; open the output folder. Needs a terminal.")
 
 
 def select(message: str, choices: list[Choice]) -> questionary.Question:
@@ -61,10 +70,11 @@ def files_in(folder: Path, recursive: bool = True) -> list[Path]:
 
 
 class Menu:
-    def __init__(self, kernel: Kernel) -> None:
-        self.kernel = kernel
-        self.settings = kernel.settings
-        self.output = self.settings.output_dir
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.output = settings.output_dir
+        self.planner = Kernel(settings)  # plans pipelines from the manifests; a batch starts its own kernel
+        self.planner.registry.reload()
 
     def say(self, text: str = "") -> None:
         print(text, flush=True)
@@ -72,17 +82,25 @@ class Menu:
     async def main(self) -> int:
         self.say(self.banner())
         while True:
-            action = await select("What would you like to do?", [
-                Choice("Analyse files with a pipeline", "run", shortcut_key="a"),
-                Choice(f"Open the output folder ({self.output})", "open", shortcut_key="o"),
-                Choice("Quit", "quit", shortcut_key="q"),
-            ]).ask_async()
+            choices = [Choice("Analyse files with a pipeline", "run", shortcut_key="a"),
+                       Choice(f"Export the results in {shown(self.output)} as tables", "export", shortcut_key="e"),
+                       Choice(f"Open the output folder ({shown(self.output)})", "open", shortcut_key="o")]
+            overview = self.output / "index.html"
+            if overview.is_file():
+                choices.append(Choice("Open the overview page (every document's figures)", "overview",
+                                      shortcut_key="v"))
+            choices.append(Choice("Quit", "quit", shortcut_key="q"))
+            action = await select("What would you like to do?", choices).ask_async()
             if action in (None, "quit"):
                 return 0
             if action == "run":
                 await self.analyse()
+            elif action == "export":
+                await self.export()
             elif action == "open":
-                self.open_folder(self.output)
+                self.open_path(self.output)
+            elif action == "overview":
+                self.open_path(overview)
 
     def banner(self) -> str:
         if self.settings.project is None:
@@ -94,25 +112,26 @@ class Menu:
     # ---- analyse ---------------------------------------------------------------------------------------
 
     async def analyse(self) -> None:
-        files = await self.choose_inputs()
-        if not files:
+        paths = await self.choose_inputs()
+        if not paths:
             return
         chosen = await self.choose_pipeline()
         if chosen is None:
             return
-        path, spec, plan = chosen
+        path, spec = chosen
         answer = await questionary.text("Output folder:", default=str(self.output)).ask_async()
         if answer is None or not answer.strip():
             return
         self.output = Path(answer.strip()).expanduser()
-        await self.run(files, path, spec, plan)
+        await self.run(paths, path, spec)
 
     async def choose_inputs(self) -> list[Path] | None:
+        """Folders (searched like `qualia batch` searches them) or files."""
         choices = []
         data = self.settings.data_dir
         data_files = files_in(data) if data is not None and data.is_dir() else []
         if data_files:
-            choices.append(Choice(f"The project's data folder ({data}, {len(data_files)} files)", "data",
+            choices.append(Choice(f"The project's data folder ({shown(data)}, {len(data_files)} files)", "data",
                                   shortcut_key="d"))
         choices += [Choice("A folder (every file in it and below)", "folder", shortcut_key="f"),
                     Choice("Some files from a folder", "files", shortcut_key="s"),
@@ -121,8 +140,9 @@ class Menu:
         if what in (None, "back"):
             return None
         if what == "data":
-            return data_files
-        folder = await self.ask_folder()
+            assert data is not None
+            return [data]
+        folder = await ask_path("Folder:", folders=True)
         if folder is None:
             return None
         found = files_in(folder, recursive=what == "folder")
@@ -131,14 +151,11 @@ class Menu:
             return None
         if what == "folder":
             self.say(f"{len(found)} files in {folder}.")
-            return found
+            return [folder]
         picked = await questionary.checkbox(
             "Files (space to tick or untick, a for all, Enter when done):",
             choices=[Choice(path.name, path, checked=True) for path in found]).ask_async()
         return picked or None
-
-    async def ask_folder(self) -> Path | None:
-        return await ask_path("Folder:", folders=True)
 
     def pipeline_candidates(self) -> list[tuple[str, Path]]:
         """(label, path): the project's default, its other pipelines, the bundled default."""
@@ -155,7 +172,7 @@ class Menu:
             found.append(("bundled", bundled))
         return found
 
-    async def choose_pipeline(self) -> tuple[Path, PipelineSpec, list[PlannedStep]] | None:
+    async def choose_pipeline(self) -> tuple[Path, PipelineSpec] | None:
         choices = []
         for index, (label, path) in enumerate(self.pipeline_candidates()):
             try:
@@ -177,59 +194,58 @@ class Menu:
                     continue
             try:
                 spec = load_pipeline(picked)
-                plan = plan_pipeline(self.kernel, spec)
+                plan = plan_pipeline(self.planner, spec)
             except QualiaError as exc:
                 self.say(f"This pipeline cannot run: {exc.message}")
                 continue
             self.say(f"Steps: {' → '.join(step.id for step in plan)}")
-            return picked, spec, plan
+            return picked, spec
 
-    async def run(self, files: list[Path], path: Path, spec: PipelineSpec, plan: list[PlannedStep]) -> None:
-        """Every file through the plan; one line per document; a bad file is reported and the rest go on."""
-        self.output.mkdir(parents=True, exist_ok=True)
-        self.say(f"Running {spec.name} ({path}) over {len(files)} files into {self.output}")
-        runs, failed, ids = [], [], set()
-        started = time.monotonic()
-        for number, source in enumerate(files, start=1):
-            began = time.monotonic()
-            try:
-                done = []
-                for document in read_source(str(source), limits=self.settings.archive_limits):  # CSV: rows
-                    if document.id in ids:  # two files named alike must not share an output folder
-                        document.id = f"{document.id}-{number}"
-                    ids.add(document.id)
-                    steps = with_cleaning(self.kernel, plan, document)  # transcripts cleaned, as everywhere
-                    done.append(await run_plan(self.kernel, steps, document, name=spec.name, output_dir=self.output))
-            except QualiaError as exc:
-                failed.append((source, exc.message))
-                self.say(f"[{number}/{len(files)}] {source.name}: failed: {exc.message}")
-                continue
-            if not done:
-                continue
-            runs += done
-            figures = sum(step.figure is not None for run in done for step in run.steps)
-            rows = f"{len(done)} documents, " if len(done) > 1 else ""
-            self.say(f"[{number}/{len(files)}] {source.name}: {rows}{len(done[0].steps)} steps, {figures} figures "
-                     f"({time.monotonic() - began:.1f} s)")
-        (self.output / "results.json").write_text(to_json(runs), encoding="utf-8")
-        self.say(f"Done: {len(runs)} of {len(files)} documents in {time.monotonic() - started:.1f} s"
-                 + (f", {len(failed)} failed" if failed else "") + f". Results in {self.output}")
-        for source, reason in failed:
-            self.say(f"  failed: {source}: {reason}")
+    async def run(self, paths: list[Path], pipeline: Path, spec: PipelineSpec) -> None:
+        """`qualia batch` over the choice: a line per document, a live bar, failures named, then a summary."""
+        self.say(f"Running {spec.name} ({shown(pipeline)}) into {shown(self.output)}")
+        try:
+            report = await run_batch(paths, pipeline, self.output, settings=self.settings,
+                                     aliases=self.settings.speaker_aliases or None,
+                                     listener=batch_display(sys.stdout, verbose=True))
+        except QualiaError as exc:
+            self.say(f"Nothing was run: {exc.message}")
+            return
+        print_summary(report)
+        skipped = f", {report.skipped} already done" if report.skipped else ""
+        failed = f", {report.failed} failed" if report.failed else ""
+        self.say(f"Done: {report.succeeded} of {report.processed} files in {report.elapsed_s:.1f} s{failed}"
+                 f"{skipped}. Results in {shown(self.output)}")
 
-    # ---- open ------------------------------------------------------------------------------------------
+    # ---- export and open -------------------------------------------------------------------------------
 
-    def open_folder(self, folder: Path) -> None:
-        """Print the folder; with a display, also hand it to the desktop's file manager."""
-        self.say(f"Output folder: {folder.resolve()}")
-        if not folder.is_dir():
+    async def export(self) -> None:
+        choices = [Choice(title, (fmt, bom), shortcut_key=key) for fmt, bom, title, key in EXPORTS]
+        picked = await select("Export as?", [*choices, Choice("Back", "back", shortcut_key="b")]).ask_async()
+        if picked in (None, "back"):
+            return
+        fmt, bom = picked
+        target = default_target(self.output, fmt)
+        try:
+            written = await asyncio.to_thread(export_corpus, self.output, fmt, target, bom=bom)
+        except QualiaError as exc:
+            self.say(f"Cannot export: {exc.message}")
+            return
+        for path in written:
+            self.say(f"  {shown(path)}")
+        self.say(f"Exported {fmt}: {len(written)} file(s) in {shown(target if target.is_dir() else target.parent)}")
+
+    def open_path(self, path: Path) -> None:
+        """Print the folder (or page); with a display, also hand it to the desktop."""
+        self.say(f"{'Output folder' if path.suffix == '' else 'Page'}: {path.resolve()}")
+        if not path.exists():
             self.say("(it does not exist yet: run an analysis first)")
             return
-        opener = folder_opener()
+        opener = desktop_opener()
         if opener is None:
             return
         try:
-            subprocess.Popen([*opener, str(folder)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            subprocess.Popen([*opener, str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True)
         except OSError as exc:
             self.say(f"(could not open it with {opener[0]}: {exc.strerror or exc})")
@@ -251,8 +267,8 @@ async def ask_path(message: str, *, folders: bool) -> Path | None:
     return Path(answer.strip()).expanduser() if answer and answer.strip() else None
 
 
-def folder_opener() -> list[str] | None:
-    """The desktop's "open this folder" command when there is a desktop to show it on."""
+def desktop_opener() -> list[str] | None:
+    """The desktop's "open this" command when there is a desktop to show it on."""
     if sys.platform == "darwin":
         return ["open"]
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -261,14 +277,10 @@ def folder_opener() -> list[str] | None:
     return [found] if found else None
 
 
-async def menu(args: argparse.Namespace, kernel: Kernel) -> int:
-    return await Menu(kernel).main()
-
-
 def run_menu(args: argparse.Namespace, settings: Settings) -> int:
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):  # before a kernel starts
-        raise UsageError("qualia menu asks questions in a terminal; in a script use `qualia pipeline`")
-    return with_kernel(menu)(args, settings)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("qualia menu asks questions in a terminal; in a script use `qualia batch`")
+    return asyncio.run(Menu(settings).main())
 
 
 COMMAND = Command("menu", add_parser, run_menu)

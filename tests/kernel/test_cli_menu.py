@@ -6,6 +6,7 @@ PROMPT_TOOLKIT_NO_CPR=1 spares the terminal the cursor-position query pexpect do
 """
 from __future__ import annotations
 
+import csv
 import io
 import os
 import re
@@ -70,7 +71,7 @@ def study(tmp_path: Path) -> Path:
     return (tmp_path / "study").resolve()
 
 
-def test_a_researcher_runs_the_example_folder_with_the_default_pipeline(tmp_path: Path, study: Path) -> None:
+def test_a_researcher_runs_the_example_folder_then_exports_csv(tmp_path: Path, study: Path) -> None:
     term = Terminal(study, menu_env(tmp_path))
     term.wait_for(f"project {re.escape(str(study))}")
     term.answer("What would you like to do", "a", ENTER)
@@ -79,43 +80,54 @@ def test_a_researcher_runs_the_example_folder_with_the_default_pipeline(tmp_path
     term.answer("Which pipeline", ENTER)  # the first: the project's default
     term.wait_for("Steps: teams_cleaner → word_frequency")
     term.answer("Output folder:", ENTER)  # the project's out/
-    done = term.wait_for(r"Done: (\d+) of (\d+) documents", timeout=120)
-    assert done.group(1) == done.group(2) == str(len(list(EXAMPLES.iterdir())))
+    done = term.wait_for(r"Done: (\d+) of (\d+) files", timeout=120)
+    examples = sorted(path.name for path in EXAMPLES.iterdir())
+    assert done.group(1) == done.group(2) == str(len(examples))
+    term.answer("What would you like to do", "e", ENTER)
+    term.answer("Export as", "c", ENTER)  # CSV
+    term.wait_for(r"Exported csv: 4 file\(s\)")
     term.answer("What would you like to do", "q", ENTER)
     assert term.finish() == 0
 
     screen = term.text()
-    assert re.search(r"\[1/7\] chat_plain_pt\.txt: 6 steps, 3 figures", screen), screen[-2000:]
+    for name in examples:  # one line per document as it finished
+        assert f"ok {name}" in screen, screen[-3000:]
     out = study / "out"
-    for source in EXAMPLES.iterdir():
-        folder = out / source.stem
-        assert sorted(p.name for p in folder.iterdir()) == ["frequency_chart.html", "sentiment_viz.svg",
-                                                            "wordcloud_viz.png"], folder
-    assert (out / "results.json").stat().st_size > 0
+    for name in examples:
+        figures = sorted(p.name for p in (out / "docs" / name).iterdir())
+        assert figures == ["frequency_chart.html", "result.json", "sentiment_viz.svg", "wordcloud_viz.png"], name
+    assert (out / "index.html").is_file()
+    tables = out / "export" / "csv"
+    assert sorted(p.name for p in tables.iterdir()) == ["documents.csv", "segments.csv", "speakers.csv", "terms.csv"]
+    with (tables / "documents.csv").open(encoding="utf-8", newline="") as handle:
+        documents = list(csv.DictReader(handle))
+    assert len(documents) == len(examples)
 
 
-def test_some_files_another_pipeline_and_another_output_folder(tmp_path: Path, study: Path) -> None:
+def test_some_files_another_pipeline_another_folder_and_a_rerun_skips(tmp_path: Path, study: Path) -> None:
     pipeline = tmp_path / "count.toml"
     pipeline.write_text('name = "count"\n[[steps]]\nplugin = "word_frequency"\n', encoding="utf-8")
+    names = sorted(path.name for path in EXAMPLES.iterdir())
     term = Terminal(study, menu_env(tmp_path))
-    term.answer("What would you like to do", "a", ENTER)
-    term.answer("What would you like to analyse", "s", ENTER)  # some files from a folder
-    term.answer("Folder:", str(EXAMPLES), ENTER)
-    # all files start ticked: untick all, then tick the second and the fourth
-    term.answer("Files", "a", DOWN, SPACE, DOWN, DOWN, SPACE, ENTER)
-    term.answer("Which pipeline", "p", ENTER)
-    term.answer("Pipeline file:", str(pipeline), ENTER)
-    term.wait_for("Steps: word_frequency")
-    term.answer("Output folder:", "\x15", "counts", ENTER)  # Ctrl-U clears the proposed folder
-    term.wait_for(r"Done: 2 of 2 documents", timeout=60)
+    for attempt in ("first", "again"):
+        term.answer("What would you like to do", "a", ENTER)
+        term.answer("What would you like to analyse", "s", ENTER)  # some files from a folder
+        term.answer("Folder:", str(EXAMPLES), ENTER)
+        # all files start ticked: untick all, then tick the second and the fourth
+        term.answer("Files", "a", DOWN, SPACE, DOWN, DOWN, SPACE, ENTER)
+        term.answer("Which pipeline", "p", ENTER)
+        term.answer("Pipeline file:", str(pipeline), ENTER)
+        term.wait_for("Steps: word_frequency")
+        term.answer("Output folder:", "\x15", "counts", ENTER)  # Ctrl-U clears the proposed folder
+        if attempt == "first":
+            term.wait_for(r"Done: 2 of 2 files", timeout=60)
+        else:  # same bytes, same pipeline: nothing is redone
+            term.wait_for(r"Done: 0 of 0 files in [0-9.]+ s, 2 already done", timeout=60)
     term.answer("What would you like to do", "q", ENTER)
     assert term.finish() == 0
 
-    names = sorted(path.stem for path in EXAMPLES.iterdir())
-    assert sorted(p.name for p in (study / "counts").iterdir()) == ["results.json"]  # analyzers draw nothing
-    results = (study / "counts" / "results.json").read_text(encoding="utf-8")
-    assert f'"document_id": "{names[1]}"' in results and f'"document_id": "{names[3]}"' in results
-    assert f'"document_id": "{names[0]}"' not in results
+    assert sorted(p.name for p in (study / "counts" / "docs").iterdir()) == [names[1], names[3]]
+    assert (study / "counts" / "docs" / names[1] / "result.json").is_file()
     assert not any((study / "out").iterdir())
 
 
@@ -136,12 +148,11 @@ def test_the_data_folder_first_a_broken_pipeline_explained_a_bad_file_reported(t
     term.answer("Which pipeline", "p", ENTER)
     term.answer("Pipeline file:", str(counting), ENTER)
     term.answer("Output folder:", ENTER)
-    term.wait_for(r"\[1/2\] photo\.jpg: failed: .*photo\.jpg")
-    term.wait_for(r"\[2/2\] teams_en\.vtt: 2 steps")  # the transcript is cleaned first, as everywhere
-    term.wait_for(r"Done: 1 of 2 documents in [0-9.]+ s, 1 failed")
+    term.wait_for(r"FAILED.*photo\.jpg.*binary")
+    term.wait_for(r"Done: 1 of 2 files in [0-9.]+ s, 1 failed", timeout=60)
     term.answer("What would you like to do", "q", ENTER)
     assert term.finish() == 0
-    assert '"document_id": "teams_en"' in (study / "out" / "results.json").read_text(encoding="utf-8")
+    assert (study / "out" / "docs" / "teams_en.vtt" / "result.json").is_file()
 
 
 def test_open_the_output_folder_hands_it_to_the_desktop(tmp_path: Path, study: Path) -> None:
@@ -163,10 +174,14 @@ def test_open_the_output_folder_hands_it_to_the_desktop(tmp_path: Path, study: P
     assert record.read_text(encoding="utf-8") == str(study / "out")
 
 
-def test_without_a_display_the_folder_is_only_printed(tmp_path: Path, study: Path) -> None:
+def test_without_a_display_the_folder_is_only_printed_and_nothing_to_export_is_said(tmp_path: Path,
+                                                                                    study: Path) -> None:
     term = Terminal(study, menu_env(tmp_path))
     term.answer("What would you like to do", "o", ENTER)
     term.wait_for(f"Output folder: {re.escape(str(study / 'out'))}")
+    term.answer("What would you like to do", "e", ENTER)
+    term.answer("Export as", "x", ENTER)
+    term.wait_for("Cannot export: .*not a batch's output folder")
     term.answer("What would you like to do", "q", ENTER)
     assert term.finish() == 0
     assert "opened with" not in term.text()

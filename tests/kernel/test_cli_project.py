@@ -146,9 +146,9 @@ def test_config_show_says_where_each_value_came_from(study: Path, home: Path) ->
     assert shown["project"] == str(study)
     rows = shown["settings"]
     toml = study / "qualia.toml"
-    assert rows["project.language"] == {"value": "pt", "source": "file", "where": f"{toml}:{line_of(study, 'language =')}",
-                                        "from": f"{toml}:{line_of(study, 'language =')}", "env": "QUALIA_LANGUAGE",
-                                        "flag": None}
+    language_at = f"{toml}:{line_of(study, 'language =')}"
+    assert rows["project.language"] == {"value": "pt", "source": "file", "where": language_at, "from": language_at,
+                                        "env": "QUALIA_LANGUAGE", "flag": None}
     assert rows["kernel.breaker_failures"]["value"] == 4
     assert rows["kernel.breaker_failures"]["from"] == "env QUALIA_BREAKER_FAILURES"
     assert rows["kernel.breaker_open_s"]["value"] == 7.0
@@ -209,3 +209,18 @@ def test_config_check_names_a_bad_step_of_the_pipeline(study: Path, home: Path) 
 def test_config_check_names_a_bad_variable(study: Path, home: Path) -> None:
     refused(qualia("config", "check", cwd=study, home=home, env={"QUALIA_BREAKER_FAILURES": "zero"}),
             "QUALIA_BREAKER_FAILURES='zero'")
+
+
+def test_batch_and_export_inside_the_project_use_its_pipeline_output_and_aliases(study: Path, home: Path) -> None:
+    (study / "pipelines" / "count.toml").write_text('name = "count"\n[[steps]]\nplugin = "word_frequency"\n',
+                                                    encoding="utf-8")
+    edit(study, 'pipeline = "pipelines/transcript.toml"', 'pipeline = "pipelines/count.toml"')
+    edit(study, "[aliases]\n", '[aliases]\n"Carlos Lima" = "Carlos"\n')
+    ok(qualia("batch", ".", cwd=study / "data", home=home))
+    out = study / "out"
+    assert sorted(p.name for p in (out / "docs").iterdir()) == ["chat_plain_pt.txt", "teams_pt.vtt"]
+    assert sorted(p.name for p in (out / "docs" / "teams_pt.vtt").iterdir()) == ["result.json"]  # count only
+    done = ok(qualia("export", "--format", "csv", cwd=study / "data", home=home))
+    speakers = (out / "export" / "csv" / "speakers.csv").read_text(encoding="utf-8")
+    assert str(out / "export" / "csv" / "speakers.csv") in done.stdout
+    assert "teams_pt.vtt,Carlos," in speakers and "Carlos Lima" not in speakers
