@@ -168,7 +168,8 @@ async def test_a_jobs_event_stream_is_described_as_what_it_sends(serve, plugin_d
         doc = await json_of(response)
     content = doc["paths"]["/jobs/{job_id}/events"]["get"]["responses"]["200"]["content"]
     assert set(content) == {"text/event-stream"}
-    assert content["text/event-stream"]["schema"]["properties"]["event"]["enum"] == ["state", "progress", "done"]
+    assert content["text/event-stream"]["schema"]["properties"]["event"]["enum"] == ["state", "progress",
+                                                                                  "step_progress", "done"]
     async with served.session.post("/jobs", json={"plugin": "echo", "documents": ["a", "b"]}) as response:
         job_id = (await json_of(response))["job_id"]
 
