@@ -3,6 +3,8 @@
 # Qualia Core service image.
 #
 #   docker build -t qualia-core .
+#   docker build -t qualia-core:dask --build-arg QUALIA_EXTRAS=dask .   (with extras: the image of the Dask
+#                                      workers and scheduler, docker-compose.dask.yml)
 #   docker run -p 8000:8000 -v qualia-data:/data qualia-core      (or: docker compose up)
 #
 # Why the image installs a built wheel and the README says `pip install -e '.[dev]'`:
@@ -18,9 +20,12 @@
 # Bundled plugins then run as `{python} -m qualia.plugins.<id>` from site-packages.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# optional extras of pyproject.toml, comma-separated (e.g. "dask"); none by default
+ARG QUALIA_EXTRAS=""
 
 # ---- stage 1: wheels of the project and of every dependency -------------------------------------
 FROM ${PYTHON_IMAGE} AS wheels
+ARG QUALIA_EXTRAS
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -32,11 +37,12 @@ COPY . .
 # Every dependency ships manylinux wheels for CPython 3.11 (x86_64 and aarch64); on a
 # platform without them, add `apt-get install build-essential` to this stage only.
 RUN --mount=type=cache,target=/root/.cache/pip \
-    pip wheel --wheel-dir /wheels . \
+    pip wheel --wheel-dir /wheels .${QUALIA_EXTRAS:+"[$QUALIA_EXTRAS]"} \
     && ls -l /wheels
 
 # ---- stage 2: runtime, installed from /wheels only -----------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
+ARG QUALIA_EXTRAS
 
 LABEL org.opencontainers.image.title="qualia-core" \
       org.opencontainers.image.description="Qualitative text to evidence through sandboxed plugins" \
@@ -59,7 +65,7 @@ RUN groupadd --system --gid 10001 qualia \
 # into site-packages. (DL3013: the version is pinned by /wheels, which holds one qualia-core.)
 # hadolint ignore=DL3013
 RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
-    pip install --no-index --find-links=/wheels qualia-core \
+    pip install --no-index --find-links=/wheels qualia-core${QUALIA_EXTRAS:+"[$QUALIA_EXTRAS]"} \
     && qualia version
 
 # numeric, so `runAsNonRoot` checks can verify it: 10001 is `qualia`

@@ -319,6 +319,20 @@ class MissingExtra(UsageError):
     code = "missing_extra"
 
 
+# ---- scale-out: batches on a Dask cluster (appended) --------------------------------
+
+class ClusterUnavailable(Unavailable):
+    """A Dask scheduler that cannot be reached, has no workers, or went away; names its address."""
+
+    code = "cluster_unavailable"
+
+
+class WorkerMismatch(QualiaError):
+    """A cluster worker whose plugins (ids, versions) differ from the client's: it would compute something else."""
+
+    code = "worker_mismatch"
+
+
 # ---- plugin authoring: the plugin index (appended) ------------------------------------
 
 class InvalidPluginIndex(BadRequest):

@@ -2,23 +2,30 @@
 
 The engine is `qualia.kernel.corpus.run_batch`; this module parses flags and
 renders progress. Exit 0 when every document succeeded, 1 when some failed
-(each reported with file, step and reason), 2 for a usage error.
+(each reported with file, step and reason), 2 for a usage error. `--cluster`
+runs the same batch on Dask (`corpus.dask_executor`, the `dask` extra).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import sys
+from typing import Any
 from pathlib import Path
 
-from ..corpus import CorpusStore, WorkOptions, default_workers, discover, plan_fingerprint, plan_sources, run_batch
-from ..corpus.executor import local_kernel
+from ..corpus import (BatchReport, CorpusStore, ProgressListener, WorkOptions, default_workers, discover,
+                      plan_fingerprint, plan_sources, run_batch)
+from ..corpus.executor import DASK_INSTALL, local_kernel
 from ..errors import UsageError
 from ..pipeline import load_pipeline, plan_pipeline
 from ..settings import Settings
 from .command import Command, Subcommands
 from .pipelines import pipeline_path
 from .progress import batch_display, print_summary
+
+CLUSTER_VARIABLE = "QUALIA_DASK_SCHEDULER"
 
 
 def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
@@ -49,6 +56,10 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     batch.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                        help="one line per document (and kernel events on stderr)")
     batch.add_argument("--force", action="store_true", help="redo every document, even those already done")
+    batch.add_argument("--cluster", metavar="local:N|tcp://HOST:PORT",
+                       help="run on a Dask cluster, one Qualia kernel per worker: local:N starts N worker "
+                            "processes here, an address joins an existing scheduler (env QUALIA_DASK_SCHEDULER; "
+                            f"needs {DASK_INSTALL})")
     return batch
 
 
@@ -57,14 +68,38 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
     if args.dry_run:
         return asyncio.run(dry_run(args, settings))
+    cluster = args.cluster or os.environ.get(CLUSTER_VARIABLE) or None
+    if cluster and args.workers is not None:
+        raise UsageError("--workers sizes the local executor; on a cluster the workers are the cluster's "
+                         "(--cluster local:N)")
     display = batch_display(sys.stdout, verbose=args.verbose)
     aliases = args.aliases or settings.speaker_aliases or None  # --aliases, else the project's [aliases]
-    report = asyncio.run(run_batch(args.paths, pipeline_path(settings), settings.output_dir, settings=settings,
-                                   workers=args.workers, include=args.include, exclude=args.exclude,
-                                   aliases=aliases, listener=display, force=args.force,
-                                   clean=False if args.raw else None, text_column=args.text_column))
+    report = asyncio.run(on_cluster(args, settings, display, cluster, aliases) if cluster else run_batch(
+        args.paths, pipeline_path(settings), settings.output_dir, settings=settings, workers=args.workers,
+        include=args.include, exclude=args.exclude, aliases=aliases, listener=display, force=args.force,
+        clean=False if args.raw else None, text_column=args.text_column))
     print_summary(report)
     return report.exit_code
+
+
+async def on_cluster(args: argparse.Namespace, settings: Settings, display: ProgressListener,
+                     cluster: str, aliases: Any) -> BatchReport:
+    """The same batch with the Dask executor (imported only here: Dask is an optional extra)."""
+    from ..corpus.dask_executor import open_cluster
+
+    # Dask logs every worker's start, stop, restart and lost result; the batch reports what matters itself
+    level = logging.WARNING if args.verbose else logging.CRITICAL
+    for name in [name for name in logging.root.manager.loggerDict if name.split(".")[0] == "distributed"]:
+        logging.getLogger(name).setLevel(level)
+    clean, text_column = (False if args.raw else None), args.text_column
+    options = WorkOptions(clean=clean, text_column=text_column)
+    async with open_cluster(cluster, settings, options=options) as executor:
+        dashboard = f"; dashboard {executor.dashboard_link}" if executor.dashboard_link else ""
+        print(f"cluster: {executor.where}, {executor.worker_processes} worker(s) with a Qualia kernel each, "
+              f"{executor.workers} documents at a time{dashboard}", flush=True)
+        return await run_batch(args.paths, pipeline_path(settings), settings.output_dir, settings=settings, workers=1,
+                               include=args.include, exclude=args.exclude, aliases=aliases, listener=display,
+                               force=args.force, clean=clean, text_column=text_column, executor=executor)
 
 
 async def dry_run(args: argparse.Namespace, settings: Settings) -> int:

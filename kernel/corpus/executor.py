@@ -4,8 +4,8 @@
 whose plugins keep `workers` processes each (so the OS spreads the plugin
 processes over the cores), with a bounded number of sources in flight: memory
 stays flat whatever the corpus size, and outcomes stream back as they
-finish, not in input order. A distributed executor (Dask, one kernel per
-worker) implements the same `map`.
+finish, not in input order. `dask_executor.DaskExecutor` (one kernel per
+Dask worker, `qualia batch --cluster`) implements the same `map`.
 """
 from __future__ import annotations
 
@@ -22,7 +22,10 @@ from ..pipeline import PlannedStep
 from ..settings import Settings
 from .work import SourceOutcome, StepProgress, WorkItem, WorkOptions, process_source
 
-__all__ = ["Executor", "LocalExecutor", "default_workers", "local_kernel"]
+__all__ = ["DASK_INSTALL", "Executor", "LocalExecutor", "default_workers", "local_kernel"]
+
+# The Dask executor (dask_executor.py, `--cluster`) is an optional extra, imported only when asked for.
+DASK_INSTALL = "pip install 'qualia-core[dask]'"
 
 
 def default_workers() -> int:

@@ -16,7 +16,7 @@ from qualia.plugin_sdk.document import Document
 from .. import readers
 from ..errors import UnreadableInput
 
-__all__ = ["file_digest", "read_bytes", "read_file"]
+__all__ = ["file_digest", "read_bytes", "read_file", "source_bytes"]
 
 
 def file_digest(path: str | Path) -> str:
@@ -29,15 +29,21 @@ def read_file(path: str | Path, *, label: str | None = None, text_column: str | 
               limits: ArchiveLimits | None = None) -> tuple[str, list[Document]]:
     """(SHA-256 of the bytes, the Documents in the file: one, or one per row of a CSV)."""
     label = label or str(path)
+    data = source_bytes(path, label=label)
+    return hashlib.sha256(data).hexdigest(), read_bytes(data, Path(path).name, label=label, text_column=text_column,
+                                                        limits=limits)
+
+
+def source_bytes(path: str | Path, *, label: str | None = None) -> bytes:
+    """The file's bytes, or UnreadableInput naming the file and the reason."""
+    label = label or str(path)
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except IsADirectoryError:
         raise UnreadableInput(f"{label}: is a folder, not a file", file=label, reason="is a folder") from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise UnreadableInput(f"{label}: cannot be read: {reason}", file=label, reason=reason) from None
-    return hashlib.sha256(data).hexdigest(), read_bytes(data, Path(path).name, label=label, text_column=text_column,
-                                                        limits=limits)
 
 
 def read_bytes(data: bytes, filename: str, *, label: str, text_column: str | None = None,

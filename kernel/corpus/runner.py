@@ -173,7 +173,11 @@ async def _run(kernel: Any, executor: Executor | None, spec: PipelineSpec, out: 
                              failures=list(batch_plan.problems))
         for problem in batch_plan.problems:
             listener.problem(problem.file, Failure(step=problem.step, code=problem.code, message=problem.message))
-        executor = executor or LocalExecutor(kernel, workers=workers, options=options)
+        if executor is None:
+            executor = LocalExecutor(kernel, workers=workers, options=options)
+        elif plan_fingerprint(plan, getattr(executor, "options", options)) != fingerprint:
+            raise UsageError("the executor given reads sources otherwise than this batch (clean, text_column): "
+                             "make it with the same options")
         await run_sources(executor, plan, spec, store, batch_plan.run, fingerprint=fingerprint, listener=listener,
                           progress=progress, report=report)
         report.elapsed_s = round(progress.elapsed_s, 3)

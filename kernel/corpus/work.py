@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from pathlib import PurePath
 from typing import Any, Callable
 
 import msgspec
@@ -21,10 +22,10 @@ from qualia.plugin_sdk.document import Document
 
 from ..errors import QualiaError, Unavailable
 from ..pipeline import PlannedStep, run_plan, with_cleaning
-from .reading import read_file
+from .reading import read_bytes, read_file, source_bytes
 
 __all__ = ["DocumentOutcome", "Failure", "SourceOutcome", "StepProgress", "WorkItem", "WorkOptions",
-           "artefact_steps", "plan_fingerprint", "process_source", "run_document"]
+           "artefact_steps", "load_item", "plan_fingerprint", "process_source", "run_document"]
 
 log = logging.getLogger("qualia.corpus")
 
@@ -42,6 +43,7 @@ class WorkItem(msgspec.Struct, kw_only=True, frozen=True):
     path: str | None = None
     document: Document | None = None
     request_id: str | None = None             # reaches the plugins (logs, the job's document)
+    data: bytes | None = None                 # `path`'s bytes, read where the batch runs (`load_item`)
 
 
 class WorkOptions(msgspec.Struct, kw_only=True, frozen=True):
@@ -127,8 +129,13 @@ async def process_source(kernel: Any, plan: list[PlannedStep], item: WorkItem, *
     else:
         assert item.path is not None
         try:
-            digest, documents = read_file(item.path, label=item.path, text_column=options.text_column,
-                                          limits=options.limits)
+            if item.data is not None:
+                digest = hashlib.sha256(item.data).hexdigest()
+                documents = read_bytes(item.data, PurePath(item.path).name, label=item.path,
+                                       text_column=options.text_column, limits=options.limits)
+            else:
+                digest, documents = read_file(item.path, label=item.path, text_column=options.text_column,
+                                              limits=options.limits)
         except QualiaError as exc:
             return SourceOutcome(key=item.key, path=item.path, sha256="", error=_failure(exc, "read"))
     outcomes: list[DocumentOutcome] = []
@@ -137,6 +144,18 @@ async def process_source(kernel: Any, plan: list[PlannedStep], item: WorkItem, *
         outcomes.append(await run_document(kernel, plan, document, pipeline=pipeline, options=options,
                                            progress=relay, request_id=item.request_id))
     return SourceOutcome(key=item.key, path=item.path, sha256=digest, documents=outcomes)
+
+
+def load_item(item: WorkItem) -> WorkItem | SourceOutcome:
+    """The item with its file's bytes in it, for workers that may not see the files (a cluster's);
+    a file that cannot be read is its outcome at once, the same one `process_source` reports."""
+    if item.document is not None or item.data is not None or item.path is None:
+        return item
+    try:
+        data = source_bytes(item.path, label=item.path)
+    except QualiaError as exc:
+        return SourceOutcome(key=item.key, path=item.path, sha256="", error=_failure(exc, "read"))
+    return msgspec.structs.replace(item, data=data)
 
 
 async def run_document(kernel: Any, plan: list[PlannedStep], document: Document, *, pipeline: str,
