@@ -6,9 +6,10 @@ config, and what it was given (document and inputs), so the sha256 of a
 canonical encoding of those is the key; a hit lets the kernel skip a child-process round trip.
 
 The file lives in the data directory and is shared: several kernels (and
-worker processes) may open it at once. Hence WAL mode (readers never block the
-writer), a busy timeout, short write transactions that begin IMMEDIATE (no
-lock-upgrade deadlocks), and an eviction that re-reads the shared totals in
+worker processes) may open it at once. It is opened through `sqlite.Database`
+(WAL mode, a busy timeout, short write transactions that begin IMMEDIATE,
+schema versioning); a corrupt file is moved aside and a fresh cache started,
+since every entry can be recomputed. Eviction re-reads the shared totals in
 every transaction so racing evictors never over-delete.
 
 The API is synchronous on purpose: a get of a few KB takes microseconds, far
@@ -20,17 +21,15 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from .errors import CacheError
-from .sqlite import connect_wal
+from .sqlite import Database, Schema, is_busy, transaction
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -54,8 +53,6 @@ EVICT_BATCH = 256
 TOUCH_INTERVAL_S = 1.0
 """A hit rewrites last_used only if it is older than this: most hits stay reads."""
 BUSY_TIMEOUT_S = 5.0
-
-_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_CORRUPT, _SQLITE_NOTADB = 5, 6, 11, 26
 
 _KEY_ENCODER = msgspec.json.Encoder(order="sorted")  # stateless and thread-safe
 
@@ -139,6 +136,9 @@ END;
 _MIGRATIONS: dict[int, str] = {}
 """SQL that takes the schema from version N to N + 1 (none yet)."""
 
+SCHEMA = Schema(name="result cache", application_id=APPLICATION_ID, version=SCHEMA_VERSION, create=_SCHEMA_V1,
+                migrations=_MIGRATIONS, advice="move it away or point the cache elsewhere")
+
 _SELECT = "SELECT last_used, value FROM entries WHERE key = ?"
 _TOUCH = "UPDATE entries SET last_used = ? WHERE key = ? AND last_used < ?"
 # An UPSERT, not INSERT OR REPLACE: REPLACE deletes without firing the delete
@@ -155,11 +155,6 @@ _LRU_BATCH = """
 SELECT rowid, size FROM entries WHERE key != ?
 ORDER BY last_used, rowid LIMIT ?
 """
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
 
 
 class ResultCache:
@@ -186,37 +181,22 @@ class ResultCache:
         """
         if max_bytes <= 0:
             raise ValueError(f"max_bytes must be positive, got {max_bytes}")
-        self._path = Path(path)
         self._max_bytes = max_bytes
         self._touch_interval = touch_interval
         self._clock = clock
-        self._lock = threading.Lock()
         self._hits = 0
         self._misses = 0
         self._evictions = 0
-        self._db: sqlite3.Connection | None = None
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CacheError(f"cannot create the directory of cache {self._path}: {exc}", self._path) from exc
-        try:
-            # NORMAL is durable against application crashes in WAL mode; losing
-            # the last puts on power loss is fine for a cache.
-            self._db = connect_wal(self._path, busy_timeout=busy_timeout, synchronous="NORMAL")
-            self._ensure_schema()
-        except sqlite3.Error as exc:
-            error = self._error(exc, "open")
-            self._abandon()
-            raise error from exc
-        except CacheError:
-            self._abandon()
-            raise
+        # NORMAL is durable against application crashes in WAL mode; losing the last puts on
+        # power loss is fine for a cache, and so is starting empty when the file is corrupt.
+        self._db = Database(path, SCHEMA, error_class=CacheError, busy_timeout=busy_timeout, synchronous="NORMAL",
+                            on_corrupt="move_aside")
 
     # ---- public API ---------------------------------------------------------
 
     @property
     def path(self) -> Path:
-        return self._path
+        return self._db.path
 
     @property
     def max_bytes(self) -> int:
@@ -228,23 +208,19 @@ class ResultCache:
         The refresh is skipped when last_used is recent, and when the file is
         write-locked past the busy timeout: a stale LRU time is harmless.
         """
-        with self._lock:
-            db = self._conn()
-            try:
-                row = db.execute(_SELECT, (key,)).fetchone()
-                if row is None:
-                    self._misses += 1
-                    return None
-                last_used, value = row
-                now = self._clock()
-                if now - last_used >= self._touch_interval:
-                    try:
-                        db.execute(_TOUCH, (now, key, now))
-                    except sqlite3.OperationalError as exc:
-                        if not _is_busy(exc):
-                            raise
-            except sqlite3.Error as exc:
-                raise self._error(exc, "get") from exc
+        with self._db.read("get") as db:
+            row = db.execute(_SELECT, (key,)).fetchone()
+            if row is None:
+                self._misses += 1
+                return None
+            last_used, value = row
+            now = self._clock()
+            if now - last_used >= self._touch_interval:
+                try:
+                    db.execute(_TOUCH, (now, key, now))
+                except sqlite3.OperationalError as exc:
+                    if not is_busy(exc):
+                        raise
             self._hits += 1
             return value
 
@@ -258,59 +234,40 @@ class ResultCache:
         size = len(value)
         if size > self._max_bytes:
             return False
-        with self._lock:
-            db = self._conn()
-            try:
-                now = self._clock()
-                with self._write(db):
-                    db.execute(_UPSERT, (key, plugin_id, size, now, now, value))
-                    _, total = db.execute(_TOTALS).fetchone()
-                if total > self._max_bytes:
-                    self._evict(db, keep=key)
-            except sqlite3.Error as exc:
-                raise self._error(exc, "put") from exc
+        with self._db.read("put") as db:
+            now = self._clock()
+            with transaction(db):
+                db.execute(_UPSERT, (key, plugin_id, size, now, now, value))
+                _, total = db.execute(_TOTALS).fetchone()
+            if total > self._max_bytes:
+                self._evict(db, keep=key)
             return True
 
     def clear(self, plugin_id: str | None = None) -> int:
         """Delete every entry, or those of one plugin; return how many went."""
-        with self._lock:
-            db = self._conn()
-            try:
-                with self._write(db):
-                    if plugin_id is None:
-                        cursor = db.execute("DELETE FROM entries")
-                    else:
-                        cursor = db.execute("DELETE FROM entries WHERE plugin_id = ?", (plugin_id,))
-                    return cursor.rowcount
-            except sqlite3.Error as exc:
-                raise self._error(exc, "clear") from exc
+        with self._db.write("clear") as db:
+            if plugin_id is None:
+                cursor = db.execute("DELETE FROM entries")
+            else:
+                cursor = db.execute("DELETE FROM entries WHERE plugin_id = ?", (plugin_id,))
+            return cursor.rowcount
 
     def stats(self) -> CacheStats:
-        with self._lock:
-            db = self._conn()
-            try:
-                entries, total = db.execute(_TOTALS).fetchone()
-            except sqlite3.Error as exc:
-                raise self._error(exc, "stats") from exc
-            return CacheStats(
-                entries=entries,
-                bytes=total,
-                max_bytes=self._max_bytes,
-                hits=self._hits,
-                misses=self._misses,
-                evictions=self._evictions,
-                path=str(self._path),
-            )
+        with self._db.read("stats") as db:
+            entries, total = db.execute(_TOTALS).fetchone()
+        return CacheStats(
+            entries=entries,
+            bytes=total,
+            max_bytes=self._max_bytes,
+            hits=self._hits,
+            misses=self._misses,
+            evictions=self._evictions,
+            path=str(self._db.path),
+        )
 
     def close(self) -> None:
         """Close the connection; safe to call twice. The last closer folds the WAL back."""
-        with self._lock:
-            db, self._db = self._db, None
-            if db is not None:
-                try:
-                    db.close()
-                except sqlite3.Error as exc:
-                    raise self._error(exc, "close") from exc
+        self._db.close()
 
     def __enter__(self) -> ResultCache:
         return self
@@ -319,26 +276,6 @@ class ResultCache:
         self.close()
 
     # ---- internals ----------------------------------------------------------
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise CacheError(f"cache {self._path} is closed", self._path)
-        return self._db
-
-    @staticmethod
-    @contextmanager
-    def _write(db: sqlite3.Connection) -> Iterator[None]:
-        """One short write transaction. IMMEDIATE takes the write lock up
-        front, so the busy timeout applies instead of a deadlock-avoiding
-        SQLITE_BUSY when a read would later need upgrading."""
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
     def _evict(self, db: sqlite3.Connection, keep: str) -> None:
         """Delete least recently used rows until the total is at EVICT_TO.
@@ -351,7 +288,7 @@ class ResultCache:
         target = int(self._max_bytes * EVICT_TO)
         try:
             while True:
-                with self._write(db):
+                with transaction(db):
                     _, total = db.execute(_TOTALS).fetchone()
                     if total <= target:
                         return
@@ -366,96 +303,5 @@ class ResultCache:
                     db.executemany("DELETE FROM entries WHERE rowid = ?", victims)
                 self._evictions += len(victims)
         except sqlite3.OperationalError as exc:
-            if not _is_busy(exc):
+            if not is_busy(exc):
                 raise
-
-    def _ensure_schema(self) -> None:
-        """Create or migrate the schema; refuse files that are not ours.
-
-        The common case (current schema) is two pragma reads and no lock.
-        Otherwise it rechecks under the write lock, as another process may
-        be creating the same file right now.
-        """
-        db = self._conn()
-        # One read transaction: the pragmas and sqlite_master must come from the same
-        # snapshot, or a creation committed in between looks like someone else's file.
-        db.execute("BEGIN")
-        try:
-            current = self._schema_state(db) == SCHEMA_VERSION
-        finally:
-            db.execute("COMMIT")
-        if current:
-            return
-        with self._write(db):
-            version = self._schema_state(db)
-            if version == 0:
-                for statement in _split_sql(_SCHEMA_V1):
-                    db.execute(statement)
-                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                version = 1
-            while version < SCHEMA_VERSION:
-                for statement in _split_sql(_MIGRATIONS[version]):
-                    db.execute(statement)
-                version += 1
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    def _schema_state(self, db: sqlite3.Connection) -> int:
-        """Return the file's schema version (0: empty, to be created)."""
-        version: int = db.execute("PRAGMA user_version").fetchone()[0]
-        app_id: int = db.execute("PRAGMA application_id").fetchone()[0]
-        if version == 0 and app_id == 0:
-            if db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is None:
-                return 0
-        if app_id != APPLICATION_ID:
-            raise CacheError(
-                f"{self._path} is a SQLite database but not a Qualia result cache; "
-                "move it away or point the cache elsewhere",
-                self._path,
-            )
-        if version > SCHEMA_VERSION:
-            raise CacheError(
-                f"cache {self._path} has schema version {version}, newer than this "
-                f"kernel's {SCHEMA_VERSION}; upgrade the kernel or delete the file",
-                self._path,
-            )
-        return version
-
-    def _error(self, exc: sqlite3.Error, action: str) -> CacheError:
-        code = getattr(exc, "sqlite_errorcode", None)
-        if code is not None and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
-            message = (
-                f"cache database {self._path} is corrupt or not a SQLite database ({exc}); "
-                "delete it (with its -wal and -shm files) to start with an empty cache"
-            )
-        else:
-            message = f"cache database {self._path}: {action} failed: {exc}"
-        return CacheError(message, self._path)
-
-    def _abandon(self) -> None:
-        """Close a connection that failed to open properly, ignoring errors."""
-        db, self._db = self._db, None
-        if db is not None:
-            try:
-                db.close()
-            except sqlite3.Error:
-                pass
-
-
-def _split_sql(script: str) -> list[str]:
-    """Split a script into statements, keeping trigger bodies whole.
-
-    `executescript` would commit our open transaction first, losing the
-    atomicity that lets two processes race to create the same file.
-    """
-    statements: list[str] = []
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        if line.lstrip().startswith("--"):
-            continue
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            statements.append(buffer.strip())
-            buffer = ""
-    if buffer.strip():
-        statements.append(buffer.strip())
-    return statements

@@ -213,6 +213,26 @@ class JsonTooDeep(BadRequest):
     code = "json_too_deep"
 
 
+class MalformedRequest(BadRequest):
+    """An HTTP request the parser refuses (bare LF line endings, a control character in a header, an
+    over-long line); answered before any route runs, and the connection is closed."""
+
+    code = "malformed_request"
+
+
+class RequestTimeout(CallerError):
+    """The request body did not arrive within QUALIA_BODY_TIMEOUT_S; the connection is closed."""
+
+    status = 408
+    code = "request_timeout"
+
+
+class TooManyConnections(Unavailable):
+    """A client address already holds QUALIA_MAX_CONNECTIONS_PER_CLIENT open connections."""
+
+    code = "too_many_connections"
+
+
 class InvalidSetting(QualiaError, ValueError):
     """A setting (an environment variable, a flag) that cannot be used; the message names it."""
 

@@ -147,15 +147,23 @@ class Kernel:
                                 plugin=plugin_id)
 
     def prepare_config(self, manifest: Manifest, config: dict[str, Any] | None) -> dict[str, Any]:
-        """Validate before anything is sent; return the full config with defaults."""
+        """Validate before anything is sent; return the full config with defaults.
+
+        The project's defaults (`Settings.plugin_defaults`: qualia.toml, QUALIA_LANGUAGE, ...) sit between the
+        manifest's defaults and `config`; a bad one is named with where it was set.
+        """
         if not config:  # defaults only: validated once per manifest (a reload replaces the object)
             cached = self._default_configs.get(manifest.id)
             if cached is not None and cached[0] is manifest:
                 return dict(cached[1])
+        project = self.settings.plugin_defaults(manifest)
         try:
-            full = validate_config(manifest, config or {})
+            full = validate_config(manifest, {**project, **(config or {})})
         except ConfigError as exc:
-            raise InvalidConfig(f"invalid config for plugin {manifest.id!r}: {exc}", plugin=manifest.id,
+            key = exc.key.split("[", 1)[0]
+            origin = (f" (set in {self.settings.parameter_origin(manifest.id, key)})"
+                      if key in project and key not in (config or {}) else "")
+            raise InvalidConfig(f"invalid config for plugin {manifest.id!r}: {exc}{origin}", plugin=manifest.id,
                                 key=exc.key) from None
         if not config:
             self._default_configs[manifest.id] = (manifest, dict(full))

@@ -34,13 +34,13 @@ from typing import Iterable, Mapping
 
 from aiohttp import hdrs, web
 
-from qualia.kernel.errors import InvalidSetting, Unauthorized
-from qualia.kernel.server.errors import error_response
+from qualia.kernel import InvalidSetting, Unauthorized
+from qualia.kernel.server import API_DOC, ApiDoc, error_response
 
 from .gates import gate_middleware
 
-__all__ = ["API_KEYS_FILE_VAR", "API_KEYS_VAR", "ApiKeyGate", "ApiKeys", "CLIENT_KEY", "auth_gate", "load_keys",
-           "setup_auth"]
+__all__ = ["API_KEYS_FILE_VAR", "API_KEYS_VAR", "ApiKeyGate", "ApiKeys", "CLIENT_KEY", "auth_gate", "describe_auth",
+           "load_keys", "setup_auth"]
 
 log = logging.getLogger("qualia.ops")
 
@@ -174,6 +174,23 @@ class ApiKeyGate:
         return None
 
 
+BEARER_SCHEME = "bearerAuth"
+QUERY_SCHEME = "queryKey"
+
+
+def describe_auth(doc: ApiDoc) -> None:
+    """Declare in the OpenAPI document what the gate enforces: a bearer key everywhere but the open routes."""
+    bearer = [{BEARER_SCHEME: []}]
+    routes: dict[str, list[dict[str, list[str]]]] = {route: [] for route in OPEN_ROUTES}
+    routes.update({route: [*bearer, {QUERY_SCHEME: []}] for route in QUERY_KEY_ROUTES})
+    doc.secure({BEARER_SCHEME: {"type": "http", "scheme": "bearer",
+                                "description": "An API key (QUALIA_API_KEYS): `Authorization: Bearer <key>`"},
+                QUERY_SCHEME: {"type": "apiKey", "in": "query", "name": QUERY_KEY,
+                               "description": "The same key as `?key=`, for the dashboard and its stream "
+                                              "(a browser's EventSource cannot send headers)"}},
+               bearer, routes)
+
+
 def auth_gate(env: Mapping[str, str] | None = None, *, keys: Iterable[str] | None = None) -> ApiKeyGate | None:
     """The API-key gate when keys are configured (`keys`, else the environment); None (logged) when off."""
     found = list(keys) if keys is not None else load_keys(env)
@@ -192,4 +209,7 @@ def setup_auth(app: web.Application, env: Mapping[str, str] | None = None, *,
     gate = auth_gate(env, keys=keys)
     if gate is not None:
         app.middlewares.append(gate_middleware([gate]))
+        doc = app.get(API_DOC)
+        if doc is not None:
+            describe_auth(doc)
     return gate

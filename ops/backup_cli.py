@@ -16,8 +16,7 @@ from pathlib import Path
 
 import msgspec
 
-from qualia.kernel import Settings
-from qualia.kernel.cli import Command
+from qualia.kernel import Command, Settings
 
 from .backup import (
     create_backup,

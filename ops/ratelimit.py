@@ -36,8 +36,8 @@ from typing import Callable, Mapping
 import msgspec
 from aiohttp import web
 
-from qualia.kernel.errors import InvalidSetting, RateLimited
-from qualia.kernel.server.errors import error_response
+from qualia.kernel import InvalidSetting, RateLimited
+from qualia.kernel.server import error_response
 
 from .auth import CLIENT_KEY, HEALTH_ROUTE, WEBHOOK_ROUTE
 from .gates import gate_middleware

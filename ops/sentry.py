@@ -32,10 +32,8 @@ from typing import Any, AsyncIterator, Mapping
 
 from aiohttp import web
 
-from qualia.kernel import __version__
-from qualia.kernel.errors import InvalidSetting, PluginFault, Unavailable
-from qualia.kernel.server.logs import REQUEST_ID_KEY, current_request_id
-from qualia.kernel.server.state import KERNEL, add_error_reporter
+from qualia.kernel import InvalidSetting, PluginFault, Unavailable, __version__
+from qualia.kernel.server import KERNEL, REQUEST_ID_KEY, add_error_reporter, current_request_id
 
 from .gates import route_of
 

@@ -23,9 +23,9 @@ from typing import Mapping
 
 from aiohttp import web
 
-from qualia.kernel.server.openapi import API_DOC
+from qualia.kernel.server import API_DOC
 
-from .auth import auth_gate
+from .auth import auth_gate, describe_auth
 from .gates import gate_middleware
 from .ratelimit import rate_limiter
 from .sentry import setup_sentry
@@ -47,4 +47,6 @@ def setup_ops(app: web.Application, env: Mapping[str, str] | None = None) -> Non
     doc = app.get(API_DOC)
     if doc is not None:
         doc.description += (AUTH_NOTE if auth is not None else "") + (RATE_NOTE if limiter is not None else "")
+        if auth is not None:
+            describe_auth(doc)
     setup_sentry(app, env)

@@ -5,7 +5,9 @@ Starts the server as a subprocess (the real `serve_main`, bundled plugins,
 a fresh QUALIA_HOME) and drives it from several client processes, each with
 its own event loop and keep-alive connections. For each scenario and each
 level of concurrency (1, 16, 64 clients) it prints requests/s and the p50 and
-p99 latency, and counts non-2xx answers (which should be 0).
+p99 latency, the server process's CPU time per request (which, unlike req/s,
+hardly depends on what else runs on the machine), and counts non-2xx
+answers (which should be 0).
 
 Scenarios: GET /health; POST /analyze/word_frequency on a 5 KB text (cache
 hit, and `"cache": false`); a 50 KB text uncached; the same 5 KB transcript
@@ -38,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,17 +115,19 @@ async def _raw_worker(port: int, payload: bytes, connections: int, warmup: float
         conns.append(conn)
     latencies: list[float] = []
     errors = 0
+    sent_in_all = 0
     start = time.perf_counter()
     measure_from = start + warmup
     stop_at = measure_from + seconds
 
     async def drive(conn: _Conn) -> None:
-        nonlocal errors
+        nonlocal errors, sent_in_all
         while True:
             sent = time.perf_counter()
             if sent >= stop_at:
                 return
             status = await conn.request(payload)
+            sent_in_all += 1
             done = time.perf_counter()
             if sent >= measure_from:
                 latencies.append(done - sent)
@@ -132,7 +138,7 @@ async def _raw_worker(port: int, payload: bytes, connections: int, warmup: float
     for conn in conns:
         assert conn.transport is not None
         conn.transport.close()
-    return {"latencies": latencies, "errors": errors}
+    return {"latencies": latencies, "errors": errors, "all": sent_in_all}
 
 
 async def _aiohttp_worker(port: int, method: str, path: str, body: bytes | None, connections: int, warmup: float,
@@ -141,6 +147,7 @@ async def _aiohttp_worker(port: int, method: str, path: str, body: bytes | None,
 
     latencies: list[float] = []
     errors = 0
+    sent_in_all = 0
     headers = {"Content-Type": "application/json"} if body is not None else {}
     headers.update(extra_headers or {})
     connector = aiohttp.TCPConnector(limit=connections)
@@ -150,13 +157,14 @@ async def _aiohttp_worker(port: int, method: str, path: str, body: bytes | None,
         stop_at = measure_from + seconds
 
         async def drive() -> None:
-            nonlocal errors
+            nonlocal errors, sent_in_all
             while True:
                 sent = time.perf_counter()
                 if sent >= stop_at:
                     return
                 async with session.request(method, path, data=body, headers=headers) as response:
                     await response.read()
+                sent_in_all += 1
                 done = time.perf_counter()
                 if sent >= measure_from:
                     latencies.append(done - sent)
@@ -164,7 +172,7 @@ async def _aiohttp_worker(port: int, method: str, path: str, body: bytes | None,
                         errors += 1
 
         await asyncio.gather(*(drive() for _ in range(connections)))
-    return {"latencies": latencies, "errors": errors}
+    return {"latencies": latencies, "errors": errors, "all": sent_in_all}
 
 
 def _client_process(args: tuple[Any, ...], queue: "mp.Queue[dict[str, Any]]") -> None:
@@ -178,8 +186,16 @@ def _client_process(args: tuple[Any, ...], queue: "mp.Queue[dict[str, Any]]") ->
 
 
 def run_load(kind: str, port: int, method: str, path: str, body: bytes | None, clients: int, procs: int,
-             warmup: float, seconds: float, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    """`clients` keep-alive connections over `procs` processes; `headers` go on every request (e.g. a key)."""
+             warmup: float, seconds: float, headers: dict[str, str] | None = None,
+             server_pid: int | None = None) -> dict[str, Any]:
+    """`clients` keep-alive connections over `procs` processes; `headers` go on every request (e.g. a key).
+
+    With `server_pid`, also the server process's CPU time per request (user + system, every
+    request of the run counted, warm-up included; plugin processes not included): unlike
+    requests/s, it barely moves when other work shares the machine.
+    """
+    server = psutil.Process(server_pid) if server_pid is not None else None
+    cpu_before = sum(server.cpu_times()[:2]) if server is not None else 0.0
     procs = max(1, min(procs, clients))
     shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
     queue: mp.Queue[dict[str, Any]] = mp.Queue()
@@ -190,15 +206,18 @@ def run_load(kind: str, port: int, method: str, path: str, body: bytes | None, c
     results = [queue.get(timeout=warmup + seconds + 120) for _ in workers]
     for worker in workers:
         worker.join()
+    cpu = sum(server.cpu_times()[:2]) - cpu_before if server is not None else float("nan")
     latencies = sorted(lat for result in results for lat in result["latencies"])
     errors = sum(result["errors"] for result in results)
     count = len(latencies)
+    everything = sum(result["all"] for result in results)
 
     def pct(q: float) -> float:
         return latencies[min(count - 1, int(q * count))] * 1000 if count else float("nan")
 
     return {"requests": count, "rps": count / seconds, "p50_ms": pct(0.50), "p99_ms": pct(0.99), "errors": errors,
-            "mean_ms": statistics.fmean(latencies) * 1000 if count else float("nan")}
+            "mean_ms": statistics.fmean(latencies) * 1000 if count else float("nan"),
+            "server_cpu_us": cpu / everything * 1e6 if everything else float("nan")}
 
 
 # ---- the server ------------------------------------------------------------------
@@ -301,10 +320,11 @@ def main() -> None:
                     raise SystemExit(f"{name}: warm-up answered {status}: {data[:300]!r}")
                 for clients in levels:
                     result = run_load(args.client, port, method, path, body, clients, args.procs, args.warmup,
-                                      args.seconds)
+                                      args.seconds, server_pid=server.pid)
                     figures.append({"scenario": name, "clients": clients, **result})
                     print(f"{name:24s} c={clients:<3d} {result['rps']:9.1f} req/s  p50 {result['p50_ms']:8.2f} ms  "
-                          f"p99 {result['p99_ms']:8.2f} ms  non-2xx {result['errors']}", flush=True)
+                          f"p99 {result['p99_ms']:8.2f} ms  server CPU {result['server_cpu_us']:7.1f} us/req  "
+                          f"non-2xx {result['errors']}", flush=True)
         finally:
             server.send_signal(signal.SIGTERM)
             try:

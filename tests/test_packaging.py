@@ -314,6 +314,16 @@ def test_installed_wheel_runs_the_example_pipeline(outside: tuple[Path, dict[str
     assert [step["plugin"] for step in runs[0]["steps"]] == [step["plugin"] for step in steps]
 
 
+def test_installed_wheel_makes_a_project_with_its_default_pipeline(outside: tuple[Path, dict[str, str]]) -> None:
+    """`qualia init` copies qualia.toml and the default pipeline from the package (examples/ is not installed)."""
+    cwd, env = outside
+    _run(["qualia", "init", "study", "--language", "pt"], cwd=cwd, env=env)
+    checked = _run(["qualia", "config", "check"], cwd=cwd / "study" / "data", env=env)
+    assert "6 steps" in checked.stdout and checked.stdout.rstrip().endswith("ok"), checked.stdout
+    shipped = tomllib.loads((cwd / "study" / "pipelines" / "transcript.toml").read_text(encoding="utf-8"))
+    assert shipped == tomllib.loads((ROOT / "examples" / "pipelines" / "transcript.toml").read_text(encoding="utf-8"))
+
+
 def test_installed_wheel_scores_english_with_shipped_lexicons(outside: tuple[Path, dict[str, str]]) -> None:
     """TextBlob's English lexicon ships in the package: nothing is downloaded (HOME is empty)."""
     cwd, env = outside

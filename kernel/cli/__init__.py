@@ -16,8 +16,9 @@ from typing import Sequence
 
 from .. import entry_points
 from ..errors import QualiaError, translate
-from ..settings import Settings
-from . import analysis, batch, create, export, figures, pipelines, plugins, service, watch
+from ..project import ProjectFileError
+from ..settings import Settings, load_settings
+from . import analysis, batch, config, create, export, figures, init, menu, pipelines, plugins, service, watch
 from .command import COMMAND_GROUP, Command, Subcommands, with_kernel
 
 __all__ = ["BUILT_IN", "Command", "Subcommands", "build_parser", "main", "with_kernel"]
@@ -25,7 +26,15 @@ __all__ = ["BUILT_IN", "Command", "Subcommands", "build_parser", "main", "with_k
 BUILT_IN: tuple[Command, ...] = (
     service.VERSION, plugins.COMMAND, analysis.ANALYZE, analysis.PROCESS, figures.COMMAND, pipelines.COMMAND,
     batch.COMMAND, export.COMMAND, watch.COMMAND, service.CACHE, service.DOCTOR, service.SERVE, create.COMMAND,
+    init.COMMAND, config.COMMAND, menu.COMMAND,
 )
+
+# Flags that are the top layer of a setting (default < qualia.toml < QUALIA_* < flag): argparse dest -> field.
+# A command that takes one of these dests gets the setting from the same mechanism as every other.
+FLAG_SETTINGS = {"home": "home", "plugin_path": "plugin_path", "breaker_failures": "breaker_failures",
+                 "breaker_open_s": "breaker_open_s", "pipeline_file": "pipeline", "output_dir": "output_dir"}
+# Commands that still run when the project's qualia.toml is broken (to repair or replace it).
+WITHOUT_PROJECT = frozenset({"init", "version"})
 
 log = logging.getLogger("qualia.cli")
 
@@ -45,6 +54,9 @@ def commands() -> dict[str, Command]:
 
 def build_parser(available: dict[str, Command] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qualia", description="Qualia Core: qualitative text into evidence.")
+    parser.add_argument("--project", type=Path, metavar="DIR",
+                        help="the project folder (env QUALIA_PROJECT; default: the nearest qualia.toml at or above "
+                             "the current folder)")
     parser.add_argument("--home", type=Path, help="data directory (env QUALIA_HOME, default ~/.qualia)")
     parser.add_argument("--plugin-path", action="append", type=Path, metavar="DIR",
                         help="extra folder of plugins (repeatable; env QUALIA_PLUGIN_PATH)")
@@ -71,11 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
-        settings = Settings.from_env(home=args.home, breaker_failures=args.breaker_failures,
-                                     breaker_open_s=args.breaker_open_s)
-        if args.plugin_path:
-            settings.plugin_path = list(args.plugin_path) + settings.plugin_path
-        return available[args.command].run(args, settings)
+        return available[args.command].run(args, settings_for(args))
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
@@ -87,6 +95,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         report_error(error, verbose=args.verbose)
         return error.exit_code
+
+
+def settings_for(args: argparse.Namespace) -> Settings:
+    """The settings of this command line: defaults < qualia.toml < QUALIA_* < the flags given."""
+    flags = {field: getattr(args, dest, None) for dest, field in FLAG_SETTINGS.items()}
+    try:
+        return load_settings(project=args.project, flags=flags)
+    except ProjectFileError as exc:
+        if args.command not in WITHOUT_PROJECT or args.project is not None:
+            raise
+        log.warning("ignoring the project: %s", exc.message)
+        return load_settings(search=False, flags=flags)
 
 
 def report_error(error: QualiaError, *, verbose: bool) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import sys
+from typing import Any
 from pathlib import Path
 
 from ..corpus import (BatchReport, CorpusStore, ProgressListener, WorkOptions, default_workers, discover,
@@ -21,6 +22,7 @@ from ..errors import UsageError
 from ..pipeline import load_pipeline, plan_pipeline
 from ..settings import Settings
 from .command import Command, Subcommands
+from .pipelines import pipeline_path
 from .progress import batch_display, print_summary
 
 CLUSTER_VARIABLE = "QUALIA_DASK_SCHEDULER"
@@ -34,8 +36,10 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
                     "OUT/index.jsonl, corpus tables in OUT/corpus/ and an overview in OUT/index.html. A re-run "
                     "skips documents whose bytes and pipeline are unchanged.")
     batch.add_argument("paths", nargs="+", metavar="PATH")
-    batch.add_argument("-f", "--pipeline-file", required=True, type=Path, metavar="PIPELINE")
-    batch.add_argument("-o", "--output-dir", required=True, type=Path, metavar="OUT")
+    batch.add_argument("-f", "--pipeline-file", type=Path, metavar="PIPELINE",
+                       help="pipeline file (default: the project's, see `qualia config show`)")
+    batch.add_argument("-o", "--output-dir", type=Path, metavar="OUT",
+                       help="output folder (default: the project's, else out)")
     batch.add_argument("--include", action="append", default=[], metavar="GLOB",
                        help="only files whose relative path or name matches (repeatable), e.g. '*.vtt'")
     batch.add_argument("--exclude", action="append", default=[], metavar="GLOB",
@@ -44,7 +48,8 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
                        help=f"documents in parallel, and processes per plugin (default: cores, here "
                             f"{default_workers()})")
     batch.add_argument("--aliases", type=Path, metavar="FILE",
-                       help="speaker aliases (TOML or JSON: alias = \"name\") for the corpus tables")
+                       help="speaker aliases (TOML or JSON: alias = \"name\") for the corpus tables "
+                            "(default: the project's [aliases])")
     batch.add_argument("--raw", action="store_true", help="do not clean transcripts the pipeline does not clean")
     batch.add_argument("--text-column", metavar="NAME", help="CSV/TSV files: one document per row, text from NAME")
     batch.add_argument("--dry-run", action="store_true", help="list what would run, run nothing")
@@ -68,16 +73,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("--workers sizes the local executor; on a cluster the workers are the cluster's "
                          "(--cluster local:N)")
     display = batch_display(sys.stdout, verbose=args.verbose)
-    report = asyncio.run(on_cluster(args, settings, display, cluster) if cluster else run_batch(
-        args.paths, args.pipeline_file, args.output_dir, settings=settings, workers=args.workers,
-        include=args.include, exclude=args.exclude, aliases=args.aliases, listener=display, force=args.force,
+    aliases = args.aliases or settings.speaker_aliases or None  # --aliases, else the project's [aliases]
+    report = asyncio.run(on_cluster(args, settings, display, cluster, aliases) if cluster else run_batch(
+        args.paths, pipeline_path(settings), settings.output_dir, settings=settings, workers=args.workers,
+        include=args.include, exclude=args.exclude, aliases=aliases, listener=display, force=args.force,
         clean=False if args.raw else None, text_column=args.text_column))
     print_summary(report)
     return report.exit_code
 
 
 async def on_cluster(args: argparse.Namespace, settings: Settings, display: ProgressListener,
-                     cluster: str) -> BatchReport:
+                     cluster: str, aliases: Any) -> BatchReport:
     """The same batch with the Dask executor (imported only here: Dask is an optional extra)."""
     from ..corpus.dask_executor import open_cluster
 
@@ -91,18 +97,19 @@ async def on_cluster(args: argparse.Namespace, settings: Settings, display: Prog
         dashboard = f"; dashboard {executor.dashboard_link}" if executor.dashboard_link else ""
         print(f"cluster: {executor.where}, {executor.worker_processes} worker(s) with a Qualia kernel each, "
               f"{executor.workers} documents at a time{dashboard}", flush=True)
-        return await run_batch(args.paths, args.pipeline_file, args.output_dir, settings=settings, workers=1,
-                               include=args.include, exclude=args.exclude, aliases=args.aliases, listener=display,
+        return await run_batch(args.paths, pipeline_path(settings), settings.output_dir, settings=settings, workers=1,
+                               include=args.include, exclude=args.exclude, aliases=aliases, listener=display,
                                force=args.force, clean=clean, text_column=text_column, executor=executor)
 
 
 async def dry_run(args: argparse.Namespace, settings: Settings) -> int:
-    spec = load_pipeline(args.pipeline_file)
-    discovery = discover(args.paths, include=args.include, exclude=args.exclude, skip=[args.output_dir])
+    spec = load_pipeline(pipeline_path(settings))
+    discovery = discover(args.paths, include=args.include, exclude=args.exclude, skip=[settings.output_dir])
     async with local_kernel(settings, 1) as kernel:  # plans only: no plugin starts
         plan = plan_pipeline(kernel, spec)
     options = WorkOptions(clean=False if args.raw else None, text_column=args.text_column)
-    planned = plan_sources(discovery, CorpusStore(args.output_dir), plan_fingerprint(plan, options), force=args.force)
+    planned = plan_sources(discovery, CorpusStore(settings.output_dir), plan_fingerprint(plan, options),
+                           force=args.force)
     for source in planned.run:
         print(f"run   {source.path}")
     for source in planned.skip:

@@ -18,7 +18,8 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
                     "document x speaker) and documents (one row per document), plus speakers (speaker x "
                     "document). csv and parquet write one file per table into a folder, xlsx one sheet per "
                     "table; qdpx writes a REFI-QDA project (QualCoder, MAXQDA, NVivo, ATLAS.ti).")
-    export.add_argument("out", type=Path, metavar="OUT", help="the output folder of `qualia batch`")
+    export.add_argument("out", type=Path, nargs="?", metavar="OUT",
+                        help="the output folder of `qualia batch` (default: the project's output folder)")
     export.add_argument("--format", required=True, choices=FORMATS)
     export.add_argument("-o", "--output", type=Path, metavar="FILE",
                         help="file (xlsx, qdpx) or folder (csv, parquet); default OUT/export/...")
@@ -29,8 +30,9 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    target = args.output or default_target(args.out, args.format)
-    written = export_corpus(args.out, args.format, target, aliases=args.aliases, bom=args.bom)
+    out = args.out or settings.output_dir
+    target = args.output or default_target(out, args.format)
+    written = export_corpus(out, args.format, target, aliases=args.aliases, bom=args.bom)
     for path in written:
         print(path)
     print(f"exported {args.format}: {len(written)} file(s)", file=sys.stderr)

@@ -10,8 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import UsageError
 from ..kernel import Kernel
 from ..pipeline import load_pipeline, plan_pipeline, run_plan, with_cleaning
+from ..settings import Settings
 from .analysis import read_documents
 from .command import Command, Subcommands, with_kernel
 from .progress import step_display
@@ -23,9 +25,10 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
                                    description="Run the steps of a pipeline file (TOML or JSON) over each FILE. "
                                                "The whole pipeline is checked before anything runs.")
     pipeline.add_argument("files", nargs="+", metavar="FILE")
-    pipeline.add_argument("-f", "--pipeline-file", required=True, type=Path, metavar="PIPELINE")
-    pipeline.add_argument("-o", "--output-dir", type=Path, default=Path("out"), metavar="DIR",
-                          help="folder for figures and results.json (default: out)")
+    pipeline.add_argument("-f", "--pipeline-file", type=Path, metavar="PIPELINE",
+                          help="pipeline file (default: the project's, see `qualia config show`)")
+    pipeline.add_argument("-o", "--output-dir", type=Path, metavar="DIR",
+                          help="folder for figures and results.json (default: the project's, else out)")
     pipeline.add_argument("--json", action="store_true", help="print every step's result as JSON")
     pipeline.add_argument("--no-cache", action="store_true", help="bypass the result cache")
     pipeline.add_argument("--raw", action="store_true",
@@ -35,8 +38,16 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     return pipeline
 
 
+def pipeline_path(settings: Settings) -> Path:
+    """-f, else the project's default pipeline (or QUALIA_PIPELINE); a usage error when there is none."""
+    if settings.pipeline is None:
+        raise UsageError("no pipeline given: use -f PIPELINE, set QUALIA_PIPELINE, or run inside a project "
+                         "(`qualia init`) whose qualia.toml names one")
+    return settings.pipeline
+
+
 async def pipeline(args: argparse.Namespace, kernel: Kernel) -> int:
-    spec = load_pipeline(args.pipeline_file)
+    spec = load_pipeline(pipeline_path(kernel.settings))
     plan = plan_pipeline(kernel, spec)
     labelled = read_documents(args, kernel, args.files)  # read all before running any
     sources = [label for label, _ in labelled]
@@ -45,12 +56,13 @@ async def pipeline(args: argparse.Namespace, kernel: Kernel) -> int:
     for index, doc in enumerate(documents):  # two files named alike must not share an output folder
         if ids.count(doc.id) > 1:
             doc.id = f"{doc.id}-{index + 1}"
-    args.output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir = kernel.settings.output_dir  # -o, else the project's or QUALIA_OUTPUT, else out
+    output_dir.mkdir(parents=True, exist_ok=True)
     runs = []
     for source, document in zip(sources, documents):
         steps = with_cleaning(kernel, plan, document, False if args.raw else None)
         with step_display() as display:
-            run = await run_plan(kernel, steps, document, name=spec.name, output_dir=args.output_dir,
+            run = await run_plan(kernel, steps, document, name=spec.name, output_dir=output_dir,
                                  use_cache=not args.no_cache, progress=display)
         runs.append(run)
         summary = ", ".join(f"{step.id}{' (cached)' if step.cached else ''}" for step in run.steps)
@@ -58,7 +70,7 @@ async def pipeline(args: argparse.Namespace, kernel: Kernel) -> int:
         for step in run.steps:
             if step.figure is not None:
                 print(f"  {step.figure.path}", file=sys.stderr)
-    results_path = args.output_dir / "results.json"
+    results_path = output_dir / "results.json"
     results_path.write_text(to_json(runs), encoding="utf-8")
     print(f"results of every step: {results_path}", file=sys.stderr)
     if args.json:

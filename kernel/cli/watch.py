@@ -17,6 +17,7 @@ from ..corpus.watcher import watch_folder
 from ..errors import UsageError
 from ..settings import Settings
 from .command import Command, Subcommands
+from .pipelines import pipeline_path
 from .progress import PlainBatchDisplay, print_summary
 
 
@@ -27,8 +28,10 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
                     "are processed once they stop changing, deleted ones leave the index, a bad file is "
                     "reported and watching goes on. Ctrl-C stops cleanly.")
     watch.add_argument("folder", type=Path, metavar="DIR")
-    watch.add_argument("-f", "--pipeline-file", required=True, type=Path, metavar="PIPELINE")
-    watch.add_argument("-o", "--output-dir", required=True, type=Path, metavar="OUT")
+    watch.add_argument("-f", "--pipeline-file", type=Path, metavar="PIPELINE",
+                       help="pipeline file (default: the project's, see `qualia config show`)")
+    watch.add_argument("-o", "--output-dir", type=Path, metavar="OUT",
+                       help="output folder (default: the project's, else out)")
     watch.add_argument("--include", action="append", default=[], metavar="GLOB")
     watch.add_argument("--exclude", action="append", default=[], metavar="GLOB")
     watch.add_argument("--workers", type=int, metavar="N", help=f"default: cores ({default_workers()})")
@@ -80,8 +83,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             loop.add_signal_handler(sig, stop.set)
         display = WatchDisplay(sys.stdout, verbose=args.verbose)
         task = asyncio.ensure_future(watch_folder(
-            args.folder, args.pipeline_file, args.output_dir, settings=settings, workers=args.workers,
-            include=args.include, exclude=args.exclude, aliases=args.aliases, listener=display, stop=stop,
+            args.folder, pipeline_path(settings), settings.output_dir, settings=settings, workers=args.workers,
+            include=args.include, exclude=args.exclude, aliases=args.aliases or settings.speaker_aliases or None,
+            listener=display, stop=stop,
             quiet_ms=args.quiet_ms, clean=False if args.raw else None, text_column=args.text_column))
         stopping = asyncio.ensure_future(stop.wait())
         await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)

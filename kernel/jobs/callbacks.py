@@ -12,6 +12,8 @@ own state), signed `X-Qualia-Signature: sha256=<hex>` with the callback
 secret; with no secret configured it is sent unsigned, as GitHub does.
 Any answer but 2xx, a connection error or a timeout is a failed attempt;
 after `callback_attempts` of them the delivery is `failed` with the reason.
+A destination that is not a public address (`destinations.py`) fails the
+delivery at once, unless `callback_allow_private` (QUALIA_CALLBACK_ALLOW_PRIVATE).
 """
 from __future__ import annotations
 
@@ -25,6 +27,9 @@ import aiohttp
 
 from .. import __version__
 from ..signatures import sign_body
+from yarl import URL
+
+from .destinations import CheckedResolver, RefusedDestination, check_literal, is_refusal
 from .settings import JobSettings
 from .store import Job, JobStore, JobStoreError
 from .view import encode, job_result, job_view
@@ -60,6 +65,7 @@ class CallbackSender:
         self.owner = owner
         self._on_change = on_change
         self._session: aiohttp.ClientSession | None = None
+        self._resolver: CheckedResolver | None = None
         self._slots = asyncio.Semaphore(settings.callback_concurrency)
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
@@ -69,7 +75,11 @@ class CallbackSender:
 
     async def start(self) -> None:
         timeout = aiohttp.ClientTimeout(total=self.settings.callback_timeout_s)
-        self._session = aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": f"qualia/{__version__}"})
+        # Every name is resolved by CheckedResolver and the connection goes to the address it checked.
+        self._resolver = None if self.settings.callback_allow_private else CheckedResolver()
+        connector = aiohttp.TCPConnector(resolver=self._resolver)
+        self._session = aiohttp.ClientSession(timeout=timeout, connector=connector,
+                                              headers={"User-Agent": f"qualia/{__version__}"})
 
     async def stop(self) -> None:
         """Cancel deliveries in progress and give them back to the store for the next start."""
@@ -84,6 +94,9 @@ class CallbackSender:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._resolver is not None:  # ours, so the connector leaves it open
+            await self._resolver.close()
+            self._resolver = None
 
     def claim(self) -> None:
         """Take every pending delivery nobody holds and start a task for each."""
@@ -112,10 +125,18 @@ class CallbackSender:
             wait = due - time.time()
             if wait > 0:
                 await asyncio.sleep(wait)
+            refused: str | None = None
             async with self._slots:
-                reason = await self._post(job.callback_url, body, {**headers, ATTEMPT_HEADER: str(failures + 1)})
+                try:
+                    reason = await self._post(job.callback_url, body, {**headers, ATTEMPT_HEADER: str(failures + 1)})
+                except RefusedDestination as exc:
+                    reason = refused = str(exc)
             failures += 1
             try:
+                if refused is not None:  # not a transient failure: never retried
+                    self.store.callback_finished(job.id, self.owner, delivered=False, error=f"refused: {refused}")
+                    log.warning("callback of job %s refused: %s", job.id, refused)
+                    return
                 if reason is None:
                     self.store.callback_finished(job.id, self.owner, delivered=True, error=None)
                     log.info("callback of job %s delivered to %s (attempt %d)", job.id, job.callback_url, failures)
@@ -137,8 +158,13 @@ class CallbackSender:
                 self._on_change(job.id)
 
     async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> str | None:
-        """One attempt: None when delivered, else the reason it was not."""
+        """One attempt: None when delivered, else the reason it was not; RefusedDestination when the
+        destination is not a public address (and private ones are not allowed)."""
         assert self._session is not None
+        if not self.settings.callback_allow_private:
+            problem = check_literal(URL(url).host or "")  # address literals never reach the resolver
+            if problem is not None:
+                raise RefusedDestination(problem)
         try:
             async with self._session.post(url, data=body, headers=headers, allow_redirects=False) as response:
                 if 200 <= response.status < 300:
@@ -149,4 +175,7 @@ class CallbackSender:
         except asyncio.TimeoutError:
             return f"no answer within {self.settings.callback_timeout_s:g} s"
         except aiohttp.ClientError as exc:
+            refused = is_refusal(exc)
+            if refused is not None:
+                raise refused from None
             return f"{type(exc).__name__}: {exc}"[:REASON_CHARS]

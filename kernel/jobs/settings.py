@@ -14,6 +14,9 @@ from ..settings import read_env_numbers
 
 __all__ = ["JobSettings"]
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
 
 class JobSettings(msgspec.Struct, kw_only=True):
     workers: int = 2
@@ -41,6 +44,8 @@ class JobSettings(msgspec.Struct, kw_only=True):
     callback_timeout_s: float = 10.0
     callback_concurrency: int = 8
     """POSTs in flight at once; a delivery waiting for its next attempt holds no slot."""
+    callback_allow_private: bool = False
+    """Let callbacks reach loopback, link-local and private addresses (QUALIA_CALLBACK_ALLOW_PRIVATE)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "JobSettings":
@@ -64,6 +69,12 @@ class JobSettings(msgspec.Struct, kw_only=True):
         secret = env.get("QUALIA_CALLBACK_SECRET") or env.get("QUALIA_WEBHOOK_SECRET")
         if secret:
             values["callback_secret"] = secret
+        allow = env.get("QUALIA_CALLBACK_ALLOW_PRIVATE", "").strip().lower()
+        if allow:
+            if allow not in _TRUE + _FALSE:
+                raise ValueError(f"environment variable QUALIA_CALLBACK_ALLOW_PRIVATE={allow!r} is not a yes/no "
+                                 f"value ({', '.join(_TRUE)} or {', '.join(_FALSE)})")
+            values["callback_allow_private"] = allow in _TRUE
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
         settings.check()

@@ -17,6 +17,7 @@ from qualia.plugin_sdk.document import Document
 from ..errors import InvalidRequest, UnknownPlugin
 from ..pipeline import PipelineSpec, PlannedStep, parse_pipeline, plan_for_target, plan_pipeline
 from ..readers import text_document
+from .destinations import check_literal
 
 __all__ = ["JobRequest", "JobSpec", "check_callback_url", "job_spec", "parse_documents", "parse_job_request",
            "plan_job"]
@@ -54,7 +55,8 @@ class JobRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     delivery_id: str | None = None
 
 
-def parse_job_request(raw: Any, *, max_documents: int) -> tuple[JobSpec, JobRequest]:
+def parse_job_request(raw: Any, *, max_documents: int, allow_private_callbacks: bool = False
+                      ) -> tuple[JobSpec, JobRequest]:
     """Check the shape of a decoded request body; errors are 422 naming the field (`$.path`)."""
     if not isinstance(raw, dict):
         raise InvalidRequest("the request body must be a JSON object", field="$")
@@ -62,17 +64,22 @@ def parse_job_request(raw: Any, *, max_documents: int) -> tuple[JobSpec, JobRequ
         request = msgspec.convert(raw, JobRequest)
     except msgspec.ValidationError as exc:
         raise InvalidRequest(f"invalid request body: {exc}", field=_field(exc)) from None
-    return job_spec(request, max_documents=max_documents), request
+    return job_spec(request, max_documents=max_documents, allow_private_callbacks=allow_private_callbacks), request
 
 
-def job_spec(request: JobRequest, *, max_documents: int) -> JobSpec:
-    """The JobSpec of a request whose JSON types are already checked."""
+def job_spec(request: JobRequest, *, max_documents: int, allow_private_callbacks: bool = False) -> JobSpec:
+    """The JobSpec of a request whose JSON types are already checked.
+
+    A `callback_url` whose host is an address in a refused range (loopback,
+    private, ...) is refused here unless `allow_private_callbacks`; a name is
+    checked when the callback is delivered (`destinations.py`).
+    """
     if (request.pipeline is None) == (request.plugin is None):
         raise InvalidRequest("give exactly one of 'pipeline' (an inline spec with 'steps') or 'plugin' (an id)",
                              field="$.pipeline" if request.pipeline is not None else "$.plugin")
     documents = parse_documents(request, max_documents=max_documents)
     if request.callback_url is not None:
-        check_callback_url(request.callback_url)
+        check_callback_url(request.callback_url, allow_private=allow_private_callbacks)
     if request.delivery_id is not None and not 0 < len(request.delivery_id) <= MAX_DELIVERY_ID:
         raise InvalidRequest(f"'delivery_id' must be 1 to {MAX_DELIVERY_ID} characters", field="$.delivery_id")
     if request.pipeline is not None:
@@ -133,13 +140,17 @@ def _document(raw: Any, path: str) -> Document:
         raise InvalidRequest(f"invalid document: {message}", field=field) from None
 
 
-def check_callback_url(url: str) -> None:
+def check_callback_url(url: str, *, allow_private: bool = False) -> None:
     try:
         parsed = URL(url)
     except (ValueError, TypeError):
         parsed = None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
         raise InvalidRequest(f"'callback_url' must be an absolute http(s) URL, got {url!r}", field="$.callback_url")
+    if not allow_private:
+        problem = check_literal(parsed.host)
+        if problem is not None:
+            raise InvalidRequest(f"'callback_url' cannot be used: {problem}", field="$.callback_url")
 
 
 def plan_job(kernel: Any, spec: JobSpec) -> list[PlannedStep]:

@@ -4,8 +4,10 @@ A job is a row in `jobs` (state, progress, owner and lease, callback state)
 plus one row in `outputs` per finished document, written as each document
 ends, so progress survives a crash and a restarted job skips what is done.
 
-Several processes may share the file (like the result cache): WAL mode, a
-busy timeout, short write transactions that begin IMMEDIATE. A runner claims
+Several processes may share the file (like the result cache); it is opened
+through `sqlite.Database` (WAL mode, a busy timeout, short write transactions
+that begin IMMEDIATE, schema versioning). A corrupt file is reported naming
+it (the server then runs without jobs), never moved: it holds accepted work. A runner claims
 a job by setting `owner` and `lease_until` in one statement; every later
 write is conditional on still owning it, so a runner that lost its lease (it
 was presumed dead and the job re-queued) can never overwrite the new run.
@@ -16,19 +18,16 @@ statements, far cheaper than a thread hop.
 """
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from ..errors import JobStoreError
-from ..sqlite import connect_wal
+from ..sqlite import Database, Schema
 from .spec import JobSpec
 
 __all__ = ["ACTIVE_STATES", "FINAL_STATES", "Job", "JobStore", "JobStoreError"]
@@ -39,8 +38,6 @@ BUSY_TIMEOUT_S = 5.0
 
 ACTIVE_STATES = ("queued", "running")
 FINAL_STATES = ("succeeded", "failed", "cancelled")
-
-_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
 
 _SCHEMA_V1 = """
 CREATE TABLE jobs (
@@ -84,6 +81,8 @@ CREATE TABLE outputs (
     PRIMARY KEY (job_id, idx)
 ) WITHOUT ROWID;
 """
+
+SCHEMA = Schema(name="job store", application_id=APPLICATION_ID, version=SCHEMA_VERSION, create=_SCHEMA_V1)
 
 _COLUMNS = ("id, kind, target, source, delivery_id, state, done, failed, total, attempts, error, created, updated, "
             "started, finished, not_before, owner, lease_until, callback_url, callback_state, callback_attempts, "
@@ -137,30 +136,14 @@ class JobStore:
 
     def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT_S,
                  clock: Callable[[], float] = time.time) -> None:
-        self._path = Path(path)
         self._clock = clock
-        self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            # FULL, unlike the cache: an accepted job (a 202 already answered) must survive power loss.
-            self._db = connect_wal(self._path, busy_timeout=busy_timeout, synchronous="FULL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._ensure_schema()
-        except OSError as exc:
-            self._abandon()
-            raise JobStoreError(f"cannot create the job store {self._path}: {exc}", self._path) from exc
-        except sqlite3.Error as exc:
-            error = self._error(exc, "open")
-            self._abandon()
-            raise error from exc
-        except JobStoreError:
-            self._abandon()
-            raise
+        # FULL, unlike the cache: an accepted job (a 202 already answered) must survive power loss.
+        self._db = Database(path, SCHEMA, error_class=JobStoreError, busy_timeout=busy_timeout, synchronous="FULL",
+                            pragmas=("foreign_keys = ON",))
 
     @property
     def path(self) -> Path:
-        return self._path
+        return self._db.path
 
     # ---- submitting and reading ---------------------------------------------------
 
@@ -170,7 +153,7 @@ class JobStore:
         now = self._clock()
         job_id = uuid.uuid4().hex
         payload = msgspec.json.encode(spec)
-        with self._transaction("submit") as db:
+        with self._db.write("submit") as db:
             if delivery_id is not None:
                 row = db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE source = ? AND delivery_id = ?",
                                  (source, delivery_id)).fetchone()
@@ -184,13 +167,13 @@ class JobStore:
             return Job.from_row(row), True
 
     def get(self, job_id: str) -> Job | None:
-        with self._reading("get") as db:
+        with self._db.read("get") as db:
             row = db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return None if row is None else Job.from_row(row)
 
     def recent(self, limit: int = 50, state: str | None = None) -> list[Job]:
         """The newest jobs first."""
-        with self._reading("list") as db:
+        with self._db.read("list") as db:
             if state is None:
                 rows = db.execute(f"SELECT {_COLUMNS} FROM jobs ORDER BY created DESC, rowid DESC LIMIT ?",
                                   (limit,)).fetchall()
@@ -200,19 +183,19 @@ class JobStore:
         return [Job.from_row(row) for row in rows]
 
     def count(self) -> int:
-        with self._reading("count") as db:
+        with self._db.read("count") as db:
             return int(db.execute("SELECT count(*) FROM jobs").fetchone()[0])
 
     def count_by_state(self) -> dict[str, int]:
         """How many jobs are in each state (every state listed, 0 included); for /monitor and /metrics."""
-        with self._reading("count by state") as db:
+        with self._db.read("count by state") as db:
             rows = db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
         counts = dict.fromkeys(ACTIVE_STATES + FINAL_STATES, 0)
         counts.update({state: int(n) for state, n in rows})
         return counts
 
     def spec(self, job_id: str) -> JobSpec:
-        with self._reading("read payload") as db:
+        with self._db.read("read payload") as db:
             row = db.execute("SELECT payload FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise KeyError(job_id)
@@ -220,19 +203,19 @@ class JobStore:
 
     def outputs(self, job_id: str) -> list[bytes]:
         """Each finished document's outcome (JSON bytes), in document order."""
-        with self._reading("read outputs") as db:
+        with self._db.read("read outputs") as db:
             rows = db.execute("SELECT outcome FROM outputs WHERE job_id = ? ORDER BY idx", (job_id,)).fetchall()
         return [bytes(row[0]) for row in rows]
 
     def first_failure(self, job_id: str) -> bytes | None:
         """The outcome of the first document that failed, or None."""
-        with self._reading("read outputs") as db:
+        with self._db.read("read outputs") as db:
             row = db.execute("SELECT outcome FROM outputs WHERE job_id = ? AND ok = 0 ORDER BY idx LIMIT 1",
                              (job_id,)).fetchone()
         return None if row is None else bytes(row[0])
 
     def done_indexes(self, job_id: str) -> set[int]:
-        with self._reading("read outputs") as db:
+        with self._db.read("read outputs") as db:
             return {row[0] for row in db.execute("SELECT idx FROM outputs WHERE job_id = ?", (job_id,))}
 
     # ---- running ------------------------------------------------------------------
@@ -240,7 +223,7 @@ class JobStore:
     def claim(self, owner: str, lease_s: float) -> Job | None:
         """Take the oldest due queued job: it becomes `running`, owned by `owner` until the lease ends."""
         now = self._clock()
-        with self._transaction("claim") as db:
+        with self._db.write("claim") as db:
             row = _first(db.execute(
                 f"UPDATE jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, "
                 f"updated = ?, started = coalesce(started, ?), not_before = NULL WHERE id = ("
@@ -251,14 +234,14 @@ class JobStore:
 
     def next_due(self) -> float | None:
         """When the earliest delayed queued job becomes due (None: no delayed job)."""
-        with self._reading("next due") as db:
+        with self._db.read("next due") as db:
             value = db.execute("SELECT min(not_before) FROM jobs WHERE state = 'queued'").fetchone()[0]
         return value
 
     def record_output(self, job_id: str, owner: str, index: int, ok: bool, outcome: bytes) -> Job | None:
         """Store one document's outcome and count it; None if the job is no longer this owner's."""
         now = self._clock()
-        with self._transaction("record output") as db:
+        with self._db.write("record output") as db:
             row = _first(db.execute(
                 f"UPDATE jobs SET done = done + 1, failed = failed + ?, updated = ? "
                 f"WHERE id = ? AND owner = ? AND state = 'running' RETURNING {_COLUMNS}",
@@ -273,7 +256,7 @@ class JobStore:
         """End a running job this owner holds; a callback, if any, becomes due now."""
         assert state in ("succeeded", "failed")
         now = self._clock()
-        with self._transaction("finish") as db:
+        with self._db.write("finish") as db:
             row = _first(db.execute(
                 f"UPDATE jobs SET state = ?, error = ?, finished = ?, updated = ?, owner = NULL, lease_until = NULL, "
                 f"callback_state = CASE WHEN callback_url IS NULL THEN NULL ELSE 'pending' END, callback_next = ? "
@@ -288,7 +271,7 @@ class JobStore:
         `refund` uncounts this attempt: a graceful stop is not the job's fault.
         """
         now = self._clock()
-        with self._transaction("requeue") as db:
+        with self._db.write("requeue") as db:
             row = _first(db.execute(
                 f"UPDATE jobs SET state = 'queued', owner = NULL, lease_until = NULL, updated = ?, not_before = ?, "
                 f"attempts = max(0, attempts - ?), error = coalesce(?, error) "
@@ -300,7 +283,7 @@ class JobStore:
     def cancel(self, job_id: str) -> tuple[Job | None, bool]:
         """Cancel a queued or running job: (the job, True), (the finished job, False), or (None, False)."""
         now = self._clock()
-        with self._transaction("cancel") as db:
+        with self._db.write("cancel") as db:
             row = _first(db.execute(
                 f"UPDATE jobs SET state = 'cancelled', finished = ?, updated = ?, owner = NULL, lease_until = NULL, "
                 f"callback_state = CASE WHEN callback_url IS NULL THEN NULL ELSE 'pending' END, callback_next = ? "
@@ -314,7 +297,7 @@ class JobStore:
     def renew(self, owner: str, lease_s: float, job_ids: list[str]) -> set[str]:
         """Extend this owner's leases (jobs and callbacks); return those of `job_ids` it no longer holds."""
         now = self._clock()
-        with self._transaction("renew") as db:
+        with self._db.write("renew") as db:
             db.execute("UPDATE jobs SET lease_until = ? WHERE owner = ? AND state = 'running'", (now + lease_s, owner))
             db.execute("UPDATE jobs SET callback_lease = ? WHERE callback_owner = ? AND callback_state = 'pending'",
                        (now + lease_s, owner))
@@ -331,7 +314,7 @@ class JobStore:
         now = self._clock()
         requeued: list[str] = []
         failed: list[str] = []
-        with self._transaction("recover") as db:
+        with self._db.write("recover") as db:
             rows = db.execute("SELECT id, owner, lease_until, attempts FROM jobs WHERE state = 'running'").fetchall()
             for job_id, owner, lease_until, attempts in rows:
                 if not (owner is None or (lease_until or 0) < now or is_dead(owner)):
@@ -361,7 +344,7 @@ class JobStore:
     def claim_callbacks(self, owner: str, lease_s: float, limit: int = 100) -> list[Job]:
         """Take pending deliveries nobody holds (due or not: the deliverer waits for `callback_next`)."""
         now = self._clock()
-        with self._transaction("claim callbacks") as db:
+        with self._db.write("claim callbacks") as db:
             rows = db.execute(
                 f"UPDATE jobs SET callback_owner = ?, callback_lease = ? WHERE id IN ("
                 f"SELECT id FROM jobs WHERE callback_state = 'pending' AND callback_owner IS NULL "
@@ -370,7 +353,7 @@ class JobStore:
 
     def callback_attempted(self, job_id: str, owner: str, *, error: str, next_at: float) -> Job | None:
         """Count a failed attempt; the delivery stays pending, due again at `next_at`."""
-        with self._transaction("record callback") as db:
+        with self._db.write("record callback") as db:
             row = _first(db.execute(
                 f"UPDATE jobs SET callback_attempts = callback_attempts + 1, callback_error = ?, callback_next = ?, "
                 f"updated = ? WHERE id = ? AND callback_owner = ? AND callback_state = 'pending' RETURNING {_COLUMNS}",
@@ -379,7 +362,7 @@ class JobStore:
 
     def callback_finished(self, job_id: str, owner: str, *, delivered: bool, error: str | None) -> Job | None:
         """The last attempt: delivered, or failed with the reason."""
-        with self._transaction("record callback") as db:
+        with self._db.write("record callback") as db:
             row = _first(db.execute(
                 f"UPDATE jobs SET callback_state = ?, callback_attempts = callback_attempts + 1, callback_error = ?, "
                 f"callback_next = NULL, callback_owner = NULL, callback_lease = NULL, updated = ? "
@@ -390,7 +373,7 @@ class JobStore:
     def release_jobs(self, owner: str) -> list[str]:
         """Give back every job this owner still runs (on stop), without counting the attempt."""
         now = self._clock()
-        with self._transaction("release jobs") as db:
+        with self._db.write("release jobs") as db:
             rows = db.execute("UPDATE jobs SET state = 'queued', owner = NULL, lease_until = NULL, updated = ?, "
                               "attempts = max(0, attempts - 1) WHERE owner = ? AND state = 'running' RETURNING id",
                               (now, owner)).fetchall()
@@ -398,7 +381,7 @@ class JobStore:
 
     def release_callbacks(self, owner: str) -> None:
         """Give back this owner's pending deliveries (on stop) so the next start takes them at once."""
-        with self._transaction("release callbacks") as db:
+        with self._db.write("release callbacks") as db:
             db.execute("UPDATE jobs SET callback_owner = NULL, callback_lease = NULL "
                        "WHERE callback_owner = ? AND callback_state = 'pending'", (owner,))
 
@@ -407,103 +390,20 @@ class JobStore:
     def prune(self, older_than_s: float) -> int:
         """Delete finished jobs (whose callbacks are settled) that ended more than `older_than_s` ago."""
         cutoff = self._clock() - older_than_s
-        with self._transaction("prune") as db:
+        with self._db.write("prune") as db:
             cursor = db.execute("DELETE FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled') "
                                 "AND finished < ? AND (callback_state IS NULL OR callback_state != 'pending')",
                                 (cutoff,))
             return cursor.rowcount
 
     def close(self) -> None:
-        with self._lock:
-            db, self._db = self._db, None
-            if db is not None:
-                try:
-                    db.close()
-                except sqlite3.Error as exc:
-                    raise self._error(exc, "close") from exc
+        self._db.close()
 
     def __enter__(self) -> "JobStore":
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    # ---- internals ----------------------------------------------------------------
-
-    @contextmanager
-    def _transaction(self, action: str) -> Iterator[sqlite3.Connection]:
-        """One short write transaction, IMMEDIATE so the busy timeout applies (no upgrade deadlock)."""
-        with self._lock:
-            db = self._conn()
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield db
-                except BaseException:
-                    if db.in_transaction:
-                        db.execute("ROLLBACK")
-                    raise
-                db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise self._error(exc, action) from exc
-
-    @contextmanager
-    def _reading(self, action: str) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            db = self._conn()
-            try:
-                yield db
-            except sqlite3.Error as exc:
-                raise self._error(exc, action) from exc
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise JobStoreError(f"job store {self._path} is closed", self._path)
-        return self._db
-
-    def _ensure_schema(self) -> None:
-        db = self._conn()
-        if self._schema_state(db) == SCHEMA_VERSION:
-            return
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if self._schema_state(db) == 0:  # recheck under the lock: another process may have made it
-                for statement in _split_sql(_SCHEMA_V1):
-                    db.execute(statement)
-                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-
-    def _schema_state(self, db: sqlite3.Connection) -> int:
-        version: int = db.execute("PRAGMA user_version").fetchone()[0]
-        app_id: int = db.execute("PRAGMA application_id").fetchone()[0]
-        if version == 0 and app_id == 0 and db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is None:
-            return 0
-        if app_id != APPLICATION_ID:
-            raise JobStoreError(f"{self._path} is a SQLite database but not a Qualia job store; move it away",
-                                self._path)
-        if version > SCHEMA_VERSION:
-            raise JobStoreError(f"job store {self._path} has schema version {version}, newer than this kernel's "
-                                f"{SCHEMA_VERSION}; upgrade the kernel", self._path)
-        return version
-
-    def _error(self, exc: sqlite3.Error, action: str) -> JobStoreError:
-        code = getattr(exc, "sqlite_errorcode", None)
-        if code is not None and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
-            return JobStoreError(f"job store {self._path} is corrupt or not a SQLite database ({exc}); restore it "
-                                 "from a backup or move it away", self._path)
-        return JobStoreError(f"job store {self._path}: {action} failed: {exc}", self._path)
-
-    def _abandon(self) -> None:
-        db, self._db = self._db, None
-        if db is not None:
-            try:
-                db.close()
-            except sqlite3.Error:
-                pass
 
 
 def _first(rows: list[Any]) -> Any:
@@ -513,20 +413,3 @@ def _first(rows: list[Any]) -> Any:
 
 def _encode_error(error: dict[str, Any] | None) -> str | None:
     return None if error is None else _ERROR_ENCODER.encode(error).decode("utf-8")
-
-
-def _split_sql(script: str) -> list[str]:
-    """Statements one by one (`executescript` would commit the open transaction)."""
-    statements: list[str] = []
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        code = line.split("--", 1)[0]
-        if not code.strip():
-            continue
-        buffer += code + "\n"
-        if sqlite3.complete_statement(buffer):
-            statements.append(buffer.strip())
-            buffer = ""
-    if buffer.strip():
-        statements.append(buffer.strip())
-    return statements

@@ -4,7 +4,9 @@ JSON routes need `Content-Type: application/json` (415 otherwise); the body
 is limited by the app's `client_max_size` (413). Syntax errors are 400 with
 the byte, line and column; type errors are 422 naming the JSON path.
 Uploads are read part by part into memory with the same limit: a file never
-touches the disk, and its client-given name is only kept as metadata.
+touches the disk, and its client-given name is only kept as metadata. A body
+must arrive whole within `body_timeout_s` (QUALIA_BODY_TIMEOUT_S): a client
+that stops sending gets 408 and the connection is closed.
 JSON may nest arrays and objects at most `max_json_depth` levels (64; 400
 `json_too_deep` beyond): msgspec has no depth option and would recurse, so
 the depth is checked on the bytes first, and only for a body with more
@@ -12,14 +14,16 @@ brackets than the limit (counting them is a C-speed scan).
 """
 from __future__ import annotations
 
+import asyncio
+from contextlib import asynccontextmanager
 from itertools import accumulate
-from typing import Any, TypeVar
+from typing import Any, AsyncIterator, TypeVar
 
 import msgspec
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
 
-from ..errors import InvalidRequest, JsonTooDeep, MalformedBody, PayloadTooLarge, UnsupportedMediaType
+from ..errors import InvalidRequest, JsonTooDeep, MalformedBody, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 from .errors import decode_position, validation_field
 from .state import DEFAULT_MAX_JSON_DEPTH, SETTINGS
 
@@ -75,6 +79,34 @@ def _check_length(request: web.Request) -> None:
         raise _too_large(limit)
 
 
+@asynccontextmanager
+async def body_deadline(request: web.Request) -> AsyncIterator[None]:
+    """The body must be read within QUALIA_BODY_TIMEOUT_S: 408 otherwise."""
+    limit = request.app[SETTINGS].body_timeout_s
+    try:
+        async with asyncio.timeout(limit):
+            yield
+    except TimeoutError:
+        raise _body_timeout(limit) from None
+
+
+def _body_timeout(limit: float) -> RequestTimeout:
+    return RequestTimeout(f"the request body did not arrive within {limit:g} s (QUALIA_BODY_TIMEOUT_S)",
+                          timeout_s=limit)
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The whole body (bounded by the app's client_max_size: 413), within the body deadline."""
+    if request.content.is_eof():  # all there already (a small body comes with the headers): no timer needed
+        return await request.read()
+    limit = request.app[SETTINGS].body_timeout_s
+    try:
+        async with asyncio.timeout(limit):
+            return await request.read()
+    except TimeoutError:
+        raise _body_timeout(limit) from None
+
+
 async def read_json(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T:
     content_type = request.content_type
     if content_type not in _JSON_TYPES and not content_type.endswith("+json"):
@@ -85,7 +117,8 @@ async def read_json(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T
     if charset is not None and charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
         raise UnsupportedMediaType(f"JSON bodies must be UTF-8 (got charset {charset!r})", got=charset)
     _check_length(request)
-    body = await request.read()
+    # All there already (a small body comes with the headers): no deadline to keep.
+    body = await request.read() if request.content.is_eof() else await read_body(request)
     if not body.strip():
         raise MalformedBody("the request body is empty: send a JSON object", **{"byte": 0, "line": 1, "column": 1})
     limit = request.app[SETTINGS].max_json_depth
@@ -119,6 +152,11 @@ async def read_upload(request: web.Request, file_field: str = "file") -> Upload:
                                    f"{file_field!r} part (got {request.content_type or 'none'!r})",
                                    expected="multipart/form-data", got=request.content_type)
     _check_length(request)
+    async with body_deadline(request):
+        return await _read_parts(request, file_field)
+
+
+async def _read_parts(request: web.Request, file_field: str) -> Upload:
     limit = request.app[SETTINGS].max_upload_bytes
     try:
         reader = await request.multipart()

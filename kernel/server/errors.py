@@ -20,7 +20,7 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ..errors import BreakerOpen, PluginBusy, QualiaError, RateLimited, Unavailable
+from ..errors import BreakerOpen, PluginBusy, QualiaError, RateLimited, RequestTimeout, Unavailable
 from .logs import current_request_id, server_log
 from .schemas import ErrorBody, ErrorDetail
 from .state import ERROR_REPORTERS, SETTINGS
@@ -112,7 +112,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             server_log.warning("%s %s -> %d %s: %s", request.method, request.path, exc.status, exc.code,
                                exc.message)
             report_error(request, exc, exc.status)
-        return qualia_error_response(exc)
+        response = qualia_error_response(exc)
+        if isinstance(exc, RequestTimeout):  # the rest of the body may never come: do not wait to read it
+            response.force_close()
+            close = getattr(request.protocol, "close_after_answer", None)  # protocol.GuardedRequestHandler
+            if close is not None:
+                close()
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise  # redirects are answers, not errors

@@ -40,8 +40,10 @@ from .jobs_export import export_job
 from .jobs_service import JOBS, JobAccepted, JobService, accepted
 from .jobs_uploads import read_job_form
 from .logs import REQUEST_ID_HEADER, REQUEST_ID_KEY
+from . import sse
 from .openapi import API_DOC
 from .schemas import json_response
+from .sse import EventStream, event_stream_content
 from .state import KERNEL
 from .webhooks import WebhookSettings, setup_webhook_routes
 from .webhooks import describe as describe_webhooks
@@ -89,7 +91,8 @@ async def submit_job(request: web.Request) -> web.Response:
         body = await read_job_form(request)
     else:
         body = await read_json(request, JOB_REQUEST_DECODER)
-    spec = job_spec(body, max_documents=service.settings.max_documents)
+    spec = job_spec(body, max_documents=service.settings.max_documents,
+                    allow_private_callbacks=service.settings.callback_allow_private)
     plan_job(runner.kernel, spec)
     return accepted(request, spec, source="api", delivery_id=body.delivery_id, callback_url=body.callback_url)
 
@@ -122,21 +125,15 @@ async def list_jobs(request: web.Request) -> web.Response:
     return json_response(JobList(jobs=[job_view(job) for job in jobs]))
 
 
-def _sse(event: str, data: Any) -> bytes:
-    return f"event: {event}\n".encode() + b"data: " + encode(data) + b"\n\n"
-
-
 async def job_events(request: web.Request) -> web.StreamResponse:
     service: JobService = request.app[JOBS]
     runner = service.get_runner()
     job = runner.get(request.match_info["job_id"])  # 404 before the stream starts
     settings = service.settings
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                                           "X-Accel-Buffering": "no"})
-    if REQUEST_ID_KEY in request:  # the middleware cannot add it once the stream has started
-        response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID_KEY]
-    await response.prepare(request)
-    await response.write(f"retry: {settings.sse_retry_ms}\n\n".encode())
+    headers = {REQUEST_ID_HEADER: request[REQUEST_ID_KEY]} if REQUEST_ID_KEY in request else None
+    stream = EventStream(request, headers)
+    if not await stream.open(sse.retry(settings.sse_retry_ms)):
+        return stream.response
     last_write = time.monotonic()
     sent_state: tuple[str, int] | None = None
     sent_progress: tuple[int, int, int] | None = None
@@ -144,39 +141,39 @@ async def job_events(request: web.Request) -> web.StreamResponse:
     # Wake at least this often to re-read the store: the job may run in another process.
     wait_s = min(settings.sse_heartbeat_s, settings.poll_s)
     with runner.events.subscribe(job.id) as subscription:
-        while True:
+        while not stream.gone:
             current = runner.store.get(job.id)
             if current is None:  # pruned meanwhile
                 break
             chunks = []
             if (current.state, current.attempts) != sent_state:
                 sent_state = (current.state, current.attempts)
-                chunks.append(_sse("state", {"id": current.id, "state": current.state,
-                                             "attempts": current.attempts}))
+                chunks.append(sse.event("state", {"id": current.id, "state": current.state,
+                                                  "attempts": current.attempts}))
             if (current.done, current.total, current.failed) != sent_progress:
                 sent_progress = (current.done, current.total, current.failed)
-                chunks.append(_sse("progress", {"id": current.id, "done": current.done, "total": current.total,
-                                                "failed": current.failed}))
+                chunks.append(sse.event("progress", {"id": current.id, "done": current.done, "total": current.total,
+                                                     "failed": current.failed}))
             live = runner.live_progress(job.id)
             if live is not None and live != sent_live and not current.final:
                 sent_live = dict(live)
-                chunks.append(_sse("step_progress", {"id": current.id, **live}))
+                chunks.append(sse.event("step_progress", {"id": current.id, **live}))
             if current.final:
-                chunks.append(_sse("done", job_view(current, job_result(runner.store, current))))
+                chunks.append(sse.event("done", encode(job_view(current, job_result(runner.store, current)))))
             if chunks:
-                await response.write(b"".join(chunks))
+                await stream.send(b"".join(chunks))
                 last_write = time.monotonic()
             if current.final or subscription.closed:
                 break
             await subscription.wait(wait_s)
             if time.monotonic() - last_write >= settings.sse_heartbeat_s:
-                await response.write(b": heartbeat\n\n")
+                await stream.send(sse.HEARTBEAT)
                 last_write = time.monotonic()
-    await response.write_eof()
-    return response
+    return await stream.close()
 
 
 JOB_ERRORS = (404, 503)
+JOB_EVENTS = ("state", "progress", "step_progress", "done")
 
 
 def describe(doc: Any) -> None:
@@ -210,4 +207,4 @@ def describe(doc: Any) -> None:
             description="Server-Sent Events: `retry:`, then `state`, `progress`, `step_progress` (a plugin's "
                         "`$/progress` on one document) and finally `done` (the whole job) with JSON data; "
                         "`: heartbeat` comments while idle. The stream ends after `done`.",
-            responses={200: {"text/event-stream": {"schema": {"type": "string"}}}}, errors=JOB_ERRORS)
+            responses={200: event_stream_content(JOB_EVENTS)}, errors=JOB_ERRORS)

@@ -8,6 +8,11 @@ JSON is built once, on the first GET /openapi.json after the app is set up.
 GET /docs is a small self-contained page (HTML + JS served from this
 package, no external URL) that reads /openapi.json and lists the
 operations and schemas.
+
+Security is declared by whoever enforces it: an add-on that requires API
+keys calls `ApiDoc.secure(...)` with its schemes, the default requirement
+and the routes that differ (open ones get `security: []`); every operation
+that then needs a key also lists 401.
 """
 from __future__ import annotations
 
@@ -55,7 +60,18 @@ class ApiDoc:
         self.version = version
         self.description = description
         self.operations: list[Operation] = []
+        self.security_schemes: dict[str, dict[str, Any]] = {}
+        self.security: list[dict[str, list[str]]] = []  # the default requirement of every operation
+        self.route_security: dict[str, list[dict[str, list[str]]]] = {}  # path -> its own requirement
         self._encoded: bytes | None = None
+
+    def secure(self, schemes: dict[str, dict[str, Any]], default: list[dict[str, list[str]]],
+               routes: dict[str, list[dict[str, list[str]]]] | None = None) -> None:
+        """Declare security schemes, the requirement of every operation, and the paths that differ."""
+        self.security_schemes.update(schemes)
+        self.security = default
+        self.route_security.update(routes or {})
+        self._encoded = None
 
     def add(self, method: str, path: str, operation_id: str, *, tag: str, summary: str, description: str = "",
             request: Any = None, form: dict[str, Any] | None = None, responses: dict[int, Any] | None = None,
@@ -87,8 +103,12 @@ class ApiDoc:
         paths: dict[str, dict[str, Any]] = {}
         for op in self.operations:
             paths.setdefault(op.path, {})[op.method] = self._operation(op, ref_of, error_ref)
+        security: dict[str, Any] = {}
+        if self.security_schemes:
+            security = {"security": self.security}
         return {
             "openapi": "3.1.0",
+            **security,
             "info": {"title": self.title, "version": self.version, "description": self.description},
             "paths": paths,
             "components": {
@@ -104,6 +124,7 @@ class ApiDoc:
                                   "description": "Echoed back; letters, digits and ._:@/+=- up to 128 characters",
                                   "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:@/+=-]{1,128}$"}},
                 },
+                **({"securitySchemes": self.security_schemes} if self.security_schemes else {}),
             },
         }
 
@@ -131,10 +152,20 @@ class ApiDoc:
                 content = {"application/json": {"schema": schema}, **extra}
             responses[str(status)] = {"description": HTTPStatus(status).phrase, "headers": request_id_header,
                                       "content": content}
-        for status in op.errors:
+        errors = op.errors
+        if self.security_schemes:
+            own = self.route_security.get(op.path)
+            if own is not None:
+                out["security"] = own
+            if own is None or own:  # a key is needed: say what its absence answers
+                errors = (*errors, 401)
+        for status in errors:
             headers = dict(request_id_header)
             if status == 503:
                 headers["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
+            elif status == 401:
+                headers["WWW-Authenticate"] = {"description": "The scheme to use (Bearer)",
+                                               "schema": {"type": "string"}}
             responses.setdefault(str(status), {"description": HTTPStatus(status).phrase, "headers": headers,
                                                "content": {"application/json": {"schema": error_ref}}})
         responses["default"] = {"description": "Any other error, in the one error shape", "headers": request_id_header,

@@ -21,6 +21,7 @@ from ..errors import InvalidSetting
 from ..settings import Settings
 from .app import create_app
 from .logs import AccessLogger, access_log, configure_logging, server_log
+from .protocol import GuardedSite
 from .state import KERNEL, SETTINGS, ServerSettings
 
 EXIT_OK = 0
@@ -30,15 +31,21 @@ EXIT_USAGE = 2
 
 async def start_server(app: web.Application, host: str = "127.0.0.1", port: int = 0, *,
                        ssl_context: ssl.SSLContext | None = None) -> tuple[web.AppRunner, str]:
-    """Set up the app (startup hooks: the kernel starts) and listen; returns the runner and base URL."""
+    """Set up the app (startup hooks: the kernel starts) and listen; returns the runner and base URL.
+
+    Connections are `protocol.GuardedRequestHandler`s: header timeout, a share per
+    client address, malformed requests answered in JSON and logged without their bytes.
+    """
     settings = app[SETTINGS]
     runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True,
-                           shutdown_timeout=settings.shutdown_timeout_s,
-                           access_log=access_log if settings.access_log else None,
-                           access_log_class=AccessLogger)
+                           shutdown_timeout=settings.shutdown_timeout_s)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
+        site = GuardedSite(runner, host, port, ssl_context=ssl_context, header_timeout_s=settings.header_timeout_s,
+                           max_connections_per_client=settings.max_connections_per_client,
+                           handler_options={"access_log_class": AccessLogger,
+                                            "access_log": access_log if settings.access_log else None,
+                                            "keepalive_timeout": settings.keepalive_timeout_s})
         await site.start()
     except BaseException:
         await runner.cleanup()

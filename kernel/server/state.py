@@ -27,6 +27,10 @@ class ServerSettings(msgspec.Struct, kw_only=True):
     shutdown_timeout_s: float = 30.0  # in-flight requests get this long on SIGTERM
     access_log: bool = True
     max_json_depth: int = DEFAULT_MAX_JSON_DEPTH  # nesting of arrays and objects in a JSON body
+    header_timeout_s: float = 15.0  # a request's line and headers must arrive within this
+    body_timeout_s: float = 120.0  # a request's whole body must arrive within this (408 otherwise)
+    keepalive_timeout_s: float = 75.0  # an idle keep-alive connection is closed after this
+    max_connections_per_client: int = 100  # open connections per client address (0: no limit)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "ServerSettings":
@@ -35,6 +39,10 @@ class ServerSettings(msgspec.Struct, kw_only=True):
             "max_upload_bytes": ("QUALIA_MAX_UPLOAD_BYTES", int),
             "shutdown_timeout_s": ("QUALIA_SHUTDOWN_TIMEOUT_S", float),
             "max_json_depth": ("QUALIA_MAX_JSON_DEPTH", int),
+            "header_timeout_s": ("QUALIA_HEADER_TIMEOUT_S", float),
+            "body_timeout_s": ("QUALIA_BODY_TIMEOUT_S", float),
+            "keepalive_timeout_s": ("QUALIA_KEEPALIVE_TIMEOUT_S", float),
+            "max_connections_per_client": ("QUALIA_MAX_CONNECTIONS_PER_CLIENT", int),
         })
         if env.get("QUALIA_ACCESS_LOG"):
             values["access_log"] = env["QUALIA_ACCESS_LOG"].strip().lower() not in ("0", "false", "no", "off")
@@ -46,6 +54,13 @@ class ServerSettings(msgspec.Struct, kw_only=True):
             raise ValueError("QUALIA_SHUTDOWN_TIMEOUT_S must be >= 0")
         if settings.max_json_depth < 1:
             raise ValueError("QUALIA_MAX_JSON_DEPTH must be >= 1")
+        timeouts = (("header_timeout_s", "QUALIA_HEADER_TIMEOUT_S"), ("body_timeout_s", "QUALIA_BODY_TIMEOUT_S"),
+                    ("keepalive_timeout_s", "QUALIA_KEEPALIVE_TIMEOUT_S"))
+        for field, name in timeouts:
+            if not getattr(settings, field) > 0:  # also rejects nan
+                raise ValueError(f"{name} must be > 0")
+        if settings.max_connections_per_client < 0:
+            raise ValueError("QUALIA_MAX_CONNECTIONS_PER_CLIENT must be >= 0 (0: no limit)")
         return settings
 
 

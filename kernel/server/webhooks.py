@@ -46,7 +46,7 @@ from ..errors import (InvalidRequest, MalformedBody, NotFound, QualiaError, Unau
 from ..jobs import JobSpec, parse_job_request, plan_job
 from ..jobs.spec import MAX_DELIVERY_ID
 from ..signatures import SLACK_WINDOW_S, verify_body, verify_slack
-from .bodies import check_json_depth
+from .bodies import check_json_depth, read_body
 from .errors import decode_position
 from .jobs_service import JOBS, JobAccepted, accepted
 from .schemas import json_response
@@ -187,13 +187,14 @@ def _text(value: Any, field: str) -> str:
 async def custom(request: web.Request) -> web.Response:
     """Our own scheme: X-Qualia-Signature: sha256=<hex> of the raw body (QUALIA_WEBHOOK_SECRET)."""
     secret = _secret(request.app[WEBHOOKS].custom_secret, "custom", "QUALIA_WEBHOOK_SECRET")
-    body = await request.read()
+    body = await read_body(request)
     if not verify_body(secret, body, request.headers.get(SIGNATURE_HEADER)):
         raise _unauthorized("custom", f"missing or wrong {SIGNATURE_HEADER} (expected sha256=<hex HMAC-SHA256 "
                                       "of the raw body>)")
     raw = decode_object(body, request.app[SETTINGS].max_json_depth)
     service = request.app[JOBS]
-    spec, job_request = parse_job_request(raw, max_documents=service.settings.max_documents)
+    spec, job_request = parse_job_request(raw, max_documents=service.settings.max_documents,
+                                          allow_private_callbacks=service.settings.callback_allow_private)
     plan_job(service.get_runner().kernel, spec)
     delivery = _delivery_id(request.headers.get(DELIVERY_HEADER) or job_request.delivery_id, body)
     return accepted(request, spec, source="custom", delivery_id=delivery, callback_url=job_request.callback_url)
@@ -203,7 +204,7 @@ async def github(request: web.Request) -> web.Response:
     """GitHub: X-Hub-Signature-256 (QUALIA_GITHUB_SECRET); issues, pull requests and comments."""
     settings = request.app[WEBHOOKS]
     secret = _secret(settings.github_secret, "github", "QUALIA_GITHUB_SECRET")
-    body = await request.read()
+    body = await read_body(request)
     if not verify_body(secret, body, request.headers.get("X-Hub-Signature-256")):
         raise _unauthorized("github", "missing or wrong X-Hub-Signature-256")
     event = request.headers.get("X-GitHub-Event")
@@ -254,7 +255,7 @@ async def slack(request: web.Request) -> web.Response:
     """Slack Events API: v0 signature with a 5-minute replay window (QUALIA_SLACK_SIGNING_SECRET)."""
     settings = request.app[WEBHOOKS]
     secret = _secret(settings.slack_secret, "slack", "QUALIA_SLACK_SIGNING_SECRET")
-    body = await request.read()
+    body = await read_body(request)
     timestamp = request.headers.get("X-Slack-Request-Timestamp")
     if not verify_slack(secret, timestamp, body, request.headers.get("X-Slack-Signature"), now=time.time(),
                         window_s=settings.slack_window_s):

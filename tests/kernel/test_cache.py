@@ -261,13 +261,17 @@ def test_close_is_idempotent_and_use_after_close_is_a_cache_error(path: Path) ->
 
 # ---- bad files --------------------------------------------------------------
 
-def test_garbage_file_gives_a_cache_error_naming_the_path(path: Path) -> None:
+def test_a_corrupt_file_is_moved_aside_and_a_fresh_cache_starts(path: Path, caplog) -> None:
     path.parent.mkdir(parents=True)
-    path.write_bytes(b"\x00garbage, not a database\xff" * 200)
-    with pytest.raises(CacheError) as caught:
-        ResultCache(path)
-    assert str(path) in str(caught.value)
-    assert caught.value.path == path
+    garbage = b"\x00garbage, not a database\xff" * 200
+    path.write_bytes(garbage)
+    with ResultCache(path) as cache:
+        assert cache.get("k") is None
+        cache.put("k", "p", b"v")
+        assert cache.get("k") == b"v"
+    (aside,) = path.parent.glob("cache.sqlite3.corrupt-*")
+    assert aside.read_bytes() == garbage  # kept for whoever wants to look, never deleted
+    assert f"moved it to {aside}" in caplog.text and str(path) in caplog.text
 
 
 def test_foreign_sqlite_file_is_refused(path: Path) -> None:

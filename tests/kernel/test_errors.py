@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-import qualia.kernel.corpus  # noqa: F401  (the corpus engine's errors are in the tree; import for a full table)
 import qualia.kernel.pipeline  # noqa: F401  (PipelineError joins the tree)
 import qualia.ops.backup  # noqa: F401  (BackupError joins the tree)
 from qualia.kernel.errors import (BreakerOpen, CallerError, InvalidConfig, InvalidInput, InvalidManifest,

@@ -29,7 +29,7 @@ from tests.conftest import problem_plugin
 from .jobs_support import Receiver, runs, slow_plugin, wait_for
 
 FAST = dict(poll_s=0.1, lease_s=3.0, retry_delay_s=0.2, callback_backoff_s=0.1, callback_timeout_s=2.0,
-            retention_days=0)
+            retention_days=0, callback_allow_private=True)  # the callback receivers listen on 127.0.0.1
 
 
 def plugin_spec(plugin: str, *texts: str, **config: object) -> JobSpec:
@@ -139,6 +139,15 @@ def test_a_foreign_or_newer_file_is_refused_naming_it(tmp_path):
     db.close()
     with pytest.raises(JobStoreError, match="schema version 99"):
         JobStore(newer)
+
+
+def test_a_corrupt_file_is_reported_naming_it_and_left_in_place(tmp_path):
+    path = tmp_path / "jobs.sqlite3"
+    path.write_bytes(b"\x00not a job store\xff" * 300)
+    with pytest.raises(JobStoreError, match="job store .* is corrupt or not a SQLite database") as caught:
+        JobStore(path)
+    assert caught.value.path == path and path.read_bytes().startswith(b"\x00not a job store")
+    assert list(tmp_path.iterdir()) == [path]  # accepted work is never moved away behind the operator's back
 
 
 def test_two_stores_on_one_file_share_the_jobs(tmp_path):

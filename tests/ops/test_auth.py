@@ -10,6 +10,7 @@ import sys
 import aiohttp
 import pytest
 from aiohttp import web
+from openapi_spec_validator import validate
 
 from qualia.kernel.errors import InvalidSetting
 from qualia.kernel.server import ServerSettings, create_app
@@ -221,3 +222,42 @@ async def test_setup_auth_alone_with_explicit_keys(serve):
         await error_of(r, 401, "unauthorized")
     async with served.session.get("/plugins", headers=bearer("only-key")) as r:
         assert r.status == 200
+
+
+# ---- the OpenAPI document says what the keys require (issue 9, defect 10) -------------------------------
+
+async def test_with_keys_the_api_doc_declares_a_bearer_scheme_and_which_routes_are_open(serve, monkeypatch):
+    monkeypatch.setenv("QUALIA_API_KEYS", KEY_A)
+    served = await serve()
+    async with served.session.get("/openapi.json", headers=bearer(KEY_A)) as r:
+        doc = await json_of(r)
+    validate(doc)
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {"type": "http", "scheme": "bearer",
+                                     "description": schemes["bearerAuth"]["description"]}
+    assert schemes["queryKey"] == {"type": "apiKey", "in": "query", "name": "key",
+                                   "description": schemes["queryKey"]["description"]}
+    assert doc["security"] == [{"bearerAuth": []}]
+    operations = {(method, path): op for path, item in doc["paths"].items() for method, op in item.items()}
+    assert operations["get", "/health"]["security"] == []  # open: load balancers, HEALTHCHECK
+    assert operations["post", "/webhook/{source}"]["security"] == []  # signed instead
+    for path in ("/monitor", "/monitor/stream"):  # EventSource cannot send headers
+        assert operations["get", path]["security"] == [{"bearerAuth": []}, {"queryKey": []}]
+    secured = [key for key, op in operations.items() if "security" not in op]  # the document's default: a key
+    assert ("post", "/analyze/{id}") in secured and ("get", "/openapi.json") in secured
+    for key in secured:
+        assert "401" in operations[key]["responses"], key
+    # What the document says is what the server does.
+    for (method, path), op in operations.items():
+        if "{" in path or method != "get" or path == "/monitor/stream":
+            continue
+        async with served.session.get(path) as r:
+            assert (r.status == 401) == ("security" not in op or op["security"] != []), (path, r.status)
+
+
+async def test_without_keys_the_api_doc_declares_no_security(serve):
+    served = await serve()
+    async with served.session.get("/openapi.json") as r:
+        doc = await json_of(r)
+    assert "securitySchemes" not in doc["components"] and "security" not in doc
+    assert all("security" not in op for item in doc["paths"].values() for op in item.values())

@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 import msgspec
 import pytest
 
-import qualia.ops.backup as backup_module
+import qualia.ops.backup.restore as backup_restore
 from qualia.kernel.cache import ResultCache, cache_key
 from qualia.kernel.settings import Settings
 from qualia.ops.backup import (
@@ -396,7 +396,7 @@ def test_restore_that_finds_damage_during_extraction_leaves_the_home_intact(home
     damaged = repack(Path(out.strip()), tmp_path / "damaged.tar.gz",
                      lambda name, data: data.replace(b"leia", b"LEIA") if name.endswith("state.json") else data)
     # As if the archive went bad between the verification and the extraction:
-    monkeypatch.setattr(backup_module, "verify_backup",
+    monkeypatch.setattr(backup_restore, "verify_backup",
                         lambda archive, record=True: VerifyReport(archive=str(archive), ok=True, problems=[]))
     before = tree(home.path)
     code, _, err = qualia(home.path, "backup", "restore", str(damaged), "--force")

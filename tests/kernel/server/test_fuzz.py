@@ -4,6 +4,9 @@ The cases are generated from the document the server serves (positive and
 negative data); the only change made to it is to draw plugin ids from the
 installed plugins plus one unknown id, so the cases reach real plugins
 instead of a 404. Bounded: 200 cases, derandomized so a CI run is repeatable.
+It runs twice: open, and with API keys on (the document then declares the
+bearer scheme; the client sends the key, as a real client of that server
+does; half the cases, as the routes are the same).
 """
 from __future__ import annotations
 
@@ -44,15 +47,16 @@ def with_plugin_ids(doc: dict[str, Any], plugin_ids: list[str]) -> dict[str, Any
     return doc
 
 
-def fuzz(url: str, doc: dict[str, Any]) -> list[str]:
+def fuzz(url: str, doc: dict[str, Any], headers: dict[str, str] | None = None, cases: int = CASES) -> list[str]:
     """Run the cases (in a worker thread: schemathesis calls are blocking); the failures found."""
     schema = schemathesis.openapi.from_dict(doc)
     strategy = st.one_of(schema.as_strategy(GenerationMode.POSITIVE), schema.as_strategy(GenerationMode.NEGATIVE))
     session = requests.Session()
+    session.headers.update(headers or {})
     failures: list[str] = []
     statuses: dict[int, int] = {}
 
-    @settings(max_examples=CASES, deadline=None, database=None, derandomize=True, print_blob=False,
+    @settings(max_examples=cases, deadline=None, database=None, derandomize=True, print_blob=False,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     @given(case=strategy)
     def run(case: Any) -> None:
@@ -68,7 +72,7 @@ def fuzz(url: str, doc: dict[str, Any]) -> list[str]:
         warnings.simplefilter("ignore")  # hypothesis/schemathesis deprecation chatter, not our code
         run()
     session.close()
-    assert sum(statuses.values()) >= CASES // 2, statuses
+    assert sum(statuses.values()) >= cases // 2, statuses
     assert not any(status >= 500 for status in statuses), statuses
     return failures
 
@@ -80,11 +84,22 @@ def fast_dashboard(app: Any) -> None:
     app[MONITOR].settings.interval_s = 0.05
 
 
-async def test_schemathesis_finds_no_server_error(serve, plugin_dir):
+KEY = "fuzz-key_7c1e9a3b5d"
+
+
+@pytest.mark.parametrize("keys", [False, True], ids=["open", "api-keys"])
+async def test_schemathesis_finds_no_server_error(serve, plugin_dir, monkeypatch, keys):
+    headers = {}
+    if keys:
+        monkeypatch.setenv("QUALIA_API_KEYS", KEY)
+        headers = {"Authorization": f"Bearer {KEY}"}
     problem_plugin(plugin_dir, "echo", "ok")
     served = await serve(bundled=True, queue_timeout_s=20, setup=fast_dashboard)
-    async with served.session.get("/openapi.json") as response:
+    async with served.session.get("/openapi.json", headers=headers) as response:
         doc = await json_of(response)
+    assert ("securitySchemes" in doc["components"]) == keys
     plugin_ids = sorted(served.kernel.registry.manifests) + ["nope"]
-    failures = await asyncio.wait_for(asyncio.to_thread(fuzz, served.url, with_plugin_ids(doc, plugin_ids)), 90)
+    cases = CASES // 2 if keys else CASES
+    failures = await asyncio.wait_for(
+        asyncio.to_thread(fuzz, served.url, with_plugin_ids(doc, plugin_ids), headers, cases), 90)
     assert not failures, "\n".join(failures[:10])

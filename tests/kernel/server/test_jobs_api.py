@@ -27,7 +27,7 @@ from .conftest import error_of, json_of
 from .test_webhooks import configure
 
 FAST = dict(poll_s=0.1, lease_s=3.0, retention_days=0, sse_heartbeat_s=0.15, sse_retry_ms=500,
-            callback_timeout_s=2.0)
+            callback_timeout_s=2.0, callback_allow_private=True)  # the callback receivers listen on 127.0.0.1
 
 
 async def submit(served, body: dict[str, Any], status: int = 202) -> dict[str, Any]:

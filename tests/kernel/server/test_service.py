@@ -1,6 +1,7 @@
 """GET /health, /plugins, /plugins/{id}, /openapi.json, /docs; request ids; routing errors."""
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -153,6 +154,34 @@ async def test_openapi_document_is_valid_and_covers_every_route(serve):
     analyze = doc["paths"]["/analyze/{id}"]["post"]
     assert {"400", "404", "413", "415", "422", "502", "503", "504"} <= set(analyze["responses"])
     assert analyze["responses"]["503"]["headers"]["Retry-After"]
+
+
+async def test_a_jobs_event_stream_is_described_as_what_it_sends(serve, plugin_dir):
+    """Schemathesis reads text/event-stream answers event by event: each must fit the document."""
+    schemathesis = pytest.importorskip("schemathesis")
+    from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
+                                                   status_code_conformance)
+
+    problem_plugin(plugin_dir, "echo", "ok")
+    served = await serve()
+    async with served.session.get("/openapi.json") as response:
+        doc = await json_of(response)
+    content = doc["paths"]["/jobs/{job_id}/events"]["get"]["responses"]["200"]["content"]
+    assert set(content) == {"text/event-stream"}
+    assert content["text/event-stream"]["schema"]["properties"]["event"]["enum"] == ["state", "progress",
+                                                                                  "step_progress", "done"]
+    async with served.session.post("/jobs", json={"plugin": "echo", "documents": ["a", "b"]}) as response:
+        job_id = (await json_of(response))["job_id"]
+
+    def check() -> None:
+        case = schemathesis.openapi.from_dict(doc)["/jobs/{job_id}/events"]["GET"].Case(
+            path_parameters={"job_id": job_id})
+        answer = case.call(base_url=served.url, timeout=10)
+        assert answer.status_code == 200 and b"event: done" in answer.content
+        case.validate_response(answer, checks=[status_code_conformance, content_type_conformance,
+                                               response_schema_conformance])
+
+    await asyncio.to_thread(check)
 
 
 async def test_docs_page_is_self_contained(serve):
