@@ -72,7 +72,8 @@ def _too_large(limit: int) -> PayloadTooLarge:
                            max_bytes=limit)
 
 
-def _check_length(request: web.Request) -> None:
+def check_length(request: web.Request) -> None:
+    """413 at once when the declared Content-Length is over QUALIA_MAX_UPLOAD_BYTES."""
     limit = request.app[SETTINGS].max_upload_bytes
     length = request.content_length
     if length is not None and length > limit:
@@ -116,7 +117,7 @@ async def read_json(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T
     charset = request.charset
     if charset is not None and charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
         raise UnsupportedMediaType(f"JSON bodies must be UTF-8 (got charset {charset!r})", got=charset)
-    _check_length(request)
+    check_length(request)
     # All there already (a small body comes with the headers): no deadline to keep.
     body = await request.read() if request.content.is_eof() else await read_body(request)
     if not body.strip():
@@ -151,27 +152,27 @@ async def read_upload(request: web.Request, file_field: str = "file") -> Upload:
         raise UnsupportedMediaType(f"{request.method} {request.path} takes multipart/form-data with a "
                                    f"{file_field!r} part (got {request.content_type or 'none'!r})",
                                    expected="multipart/form-data", got=request.content_type)
-    _check_length(request)
+    check_length(request)
     async with body_deadline(request):
         return await _read_parts(request, file_field)
 
 
-async def _read_parts(request: web.Request, file_field: str) -> Upload:
+async def multipart_parts(request: web.Request) -> AsyncIterator[tuple[BodyPartReader, bytes]]:
+    """Each part of a multipart body with its bytes; QUALIA_MAX_UPLOAD_BYTES counts the whole body as it
+    streams, and a malformed or nested body is a 400 naming the problem."""
     limit = request.app[SETTINGS].max_upload_bytes
     try:
         reader = await request.multipart()
     except (ValueError, AssertionError) as exc:
         raise MalformedBody(f"malformed multipart body: {exc}") from None
     received = 0
-    upload: Upload | None = None
-    fields: dict[str, str] = {}
     while True:
         try:
             part = await reader.next()
         except (ValueError, AssertionError, BadHttpMessage) as exc:  # BadHttpMessage: a part's header
             raise MalformedBody(f"malformed multipart body: {exc}") from None
         if part is None:
-            break
+            return
         if not isinstance(part, BodyPartReader):
             raise MalformedBody("nested multipart bodies are not supported")
         chunks: list[bytes] = []
@@ -180,17 +181,27 @@ async def _read_parts(request: web.Request, file_field: str) -> Upload:
             if received > limit:
                 raise _too_large(limit)
             chunks.append(chunk)
-        data = b"".join(chunks)
+        yield part, b"".join(chunks)
+
+
+def form_text(part: BodyPartReader, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequest(f"form field {part.name!r} is not UTF-8 text", field=part.name or "") from None
+
+
+async def _read_parts(request: web.Request, file_field: str) -> Upload:
+    upload: Upload | None = None
+    fields: dict[str, str] = {}
+    async for part, data in multipart_parts(request):
         if part.name == file_field:
             if upload is not None:
                 raise InvalidRequest(f"send one file in the {file_field!r} part", field=file_field)
             upload = Upload(filename=part.filename or "", content_type=part.headers.get("Content-Type"),
                             data=data, fields=fields)
         elif part.name:
-            try:
-                fields[part.name] = data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise InvalidRequest(f"form field {part.name!r} is not UTF-8 text", field=part.name) from None
+            fields[part.name] = form_text(part, data)
     if upload is None:
         raise InvalidRequest(f"no file: send the document as the {file_field!r} part of the form",
                              field=file_field)

@@ -12,13 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from aiohttp import BodyPartReader, web
-from aiohttp.http_exceptions import BadHttpMessage
+from aiohttp import web
 
 from ..corpus.reading import read_bytes
-from ..errors import InvalidRequest, MalformedBody, PayloadTooLarge
+from ..errors import InvalidRequest
 from ..jobs import JobRequest
-from .bodies import form_json
+from .bodies import check_length, form_json, form_text, multipart_parts
 from .routes_analysis import safe_filename
 from .state import SETTINGS
 
@@ -26,46 +25,20 @@ __all__ = ["FILE_FIELDS", "FORM_FIELDS", "read_job_form"]
 
 FILE_FIELDS = frozenset({"file", "files"})
 FORM_FIELDS = frozenset({"pipeline", "plugin", "config", "callback_url", "delivery_id"})
-_CHUNK = 1 << 16
 
 
 async def read_job_form(request: web.Request) -> JobRequest:
-    limit = request.app[SETTINGS].max_upload_bytes
     max_depth = request.app[SETTINGS].max_json_depth
-    if request.content_length is not None and request.content_length > limit:
-        raise _too_large(limit)
-    try:
-        reader = await request.multipart()
-    except (ValueError, AssertionError) as exc:
-        raise MalformedBody(f"malformed multipart body: {exc}") from None
-    received = 0
+    check_length(request)
     fields: dict[str, str] = {}
     documents: list[dict[str, Any]] = []
-    while True:
-        try:
-            part = await reader.next()
-        except (ValueError, AssertionError, BadHttpMessage) as exc:
-            raise MalformedBody(f"malformed multipart body: {exc}") from None
-        if part is None:
-            break
-        if not isinstance(part, BodyPartReader):
-            raise MalformedBody("nested multipart bodies are not supported")
-        chunks: list[bytes] = []
-        while chunk := await part.read_chunk(_CHUNK):
-            received += len(chunk)
-            if received > limit:
-                raise _too_large(limit)
-            chunks.append(chunk)
-        data = b"".join(chunks)
+    async for part, data in multipart_parts(request):
         if part.name in FILE_FIELDS:
             name = safe_filename(part.filename or "") or f"upload-{len(documents) + 1}"
             for document in read_bytes(data, name, label=name):
                 documents.append({"document": msgspec.to_builtins(document)})
         elif part.name in FORM_FIELDS:
-            try:
-                fields[part.name] = data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise InvalidRequest(f"form field {part.name!r} is not UTF-8 text", field=part.name) from None
+            fields[part.name] = form_text(part, data)
         else:
             raise InvalidRequest(f"unknown form field {part.name!r}; known: {sorted(FORM_FIELDS)} and file parts "
                                  f"named 'file'", field=part.name or "")
@@ -78,7 +51,3 @@ async def read_job_form(request: web.Request) -> JobRequest:
                       plugin=fields.get("plugin") or None, config=config, documents=documents,
                       callback_url=fields.get("callback_url") or None, delivery_id=fields.get("delivery_id") or None)
 
-
-def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes (QUALIA_MAX_UPLOAD_BYTES)",
-                           max_bytes=limit)
