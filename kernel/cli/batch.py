@@ -87,19 +87,29 @@ async def on_cluster(args: argparse.Namespace, settings: Settings, display: Prog
     """The same batch with the Dask executor (imported only here: Dask is an optional extra)."""
     from ..corpus.dask_executor import open_cluster
 
-    # Dask logs every worker's start, stop, restart and lost result; the batch reports what matters itself
-    level = logging.WARNING if args.verbose else logging.CRITICAL
-    for name in [name for name in logging.root.manager.loggerDict if name.split(".")[0] == "distributed"]:
-        logging.getLogger(name).setLevel(level)
+    quiet_dask(args.verbose)
     clean, text_column = (False if args.raw else None), args.text_column
     options = WorkOptions(clean=clean, text_column=text_column)
     async with open_cluster(cluster, settings, options=options) as executor:
-        dashboard = f"; dashboard {executor.dashboard_link}" if executor.dashboard_link else ""
-        print(f"cluster: {executor.where}, {executor.worker_processes} worker(s) with a Qualia kernel each, "
-              f"{executor.workers} documents at a time{dashboard}", flush=True)
+        print_cluster(executor)
         return await run_batch(args.paths, pipeline_path(settings), settings.output_dir, settings=settings, workers=1,
                                include=args.include, exclude=args.exclude, aliases=aliases, listener=display,
                                force=args.force, clean=clean, text_column=text_column, executor=executor)
+
+
+def quiet_dask(verbose: bool) -> None:
+    """Dask logs every worker's start, stop, restart and lost result; the batch reports what matters itself."""
+    level = logging.WARNING if verbose else logging.CRITICAL
+    for name in [name for name in logging.root.manager.loggerDict if name.split(".")[0] == "distributed"]:
+        logging.getLogger(name).setLevel(level)
+
+
+def print_cluster(executor: Any) -> None:
+    """Where the work runs, and Dask's dashboard when the scheduler serves one (bokeh installed there)."""
+    print(f"cluster: {executor.where}, {executor.worker_processes} worker(s) with a Qualia kernel each, "
+          f"{executor.workers} documents at a time", flush=True)
+    if executor.dashboard_link:
+        print(f"dashboard: {executor.dashboard_link}", flush=True)
 
 
 async def dry_run(args: argparse.Namespace, settings: Settings) -> int:

@@ -24,7 +24,7 @@ from .work import SourceOutcome, StepProgress, WorkItem, WorkOptions, process_so
 
 __all__ = ["DASK_INSTALL", "Executor", "LocalExecutor", "default_workers", "local_kernel"]
 
-# The Dask executor (dask_executor.py, `--cluster`) is an optional extra, imported only when asked for.
+# The Dask executor (the dask_executor package, `--cluster`) is an optional extra, imported only when asked for.
 DASK_INSTALL = "pip install 'qualia-core[dask]'"
 
 

@@ -96,7 +96,7 @@ async def run_sources(executor: Executor, plan: list[PlannedStep], spec: Pipelin
     progress = progress or BatchProgress()
     progress.total += len(sources)
     report = report or BatchReport(out=str(store.out))
-    items = (WorkItem(key=source.key, path=source.path) for source in sources)
+    items = [WorkItem(key=source.key, path=source.path) for source in sources]  # sized: a cluster sizes its chunks
     listener.started(progress)
     relay = listener.step_progress
     async for outcome in executor.map(items, plan, pipeline=spec.name, progress=relay):
