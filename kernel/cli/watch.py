@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
-from ..corpus import BatchReport, SourceOutcome, default_workers
+from ..corpus import BatchReport, SourceOutcome, WorkOptions, default_workers
+from ..corpus.executor import DASK_INSTALL
 from ..corpus.watcher import watch_folder
 from ..errors import UsageError
 from ..settings import Settings
+from .batch import CLUSTER_VARIABLE, print_cluster, quiet_dask
 from .command import Command, Subcommands
 from .pipelines import pipeline_path
 from .progress import PlainBatchDisplay, print_summary
@@ -42,6 +46,9 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     watch.add_argument("--text-column", metavar="NAME", help="CSV/TSV files: one document per row, text from NAME")
     watch.add_argument("--quiet-ms", type=int, default=500, metavar="MS",
                        help="a file is read once the folder has been quiet this long (default 500)")
+    watch.add_argument("--cluster", metavar="local:N|tcp://HOST:PORT",
+                       help="process the files on a Dask cluster, one Qualia kernel per worker, as `qualia batch "
+                            f"--cluster` does (env {CLUSTER_VARIABLE}; needs {DASK_INSTALL})")
     return watch
 
 
@@ -75,21 +82,29 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"{args.folder}: not a folder")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    cluster = args.cluster or os.environ.get(CLUSTER_VARIABLE) or None
+    if cluster:
+        if args.workers is not None:
+            raise UsageError("--workers sizes the local executor; on a cluster the workers are the cluster's "
+                             "(--cluster local:N)")
+        from ..corpus.dask_executor import parse_cluster
 
-    async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        display = WatchDisplay(sys.stdout, verbose=args.verbose)
+        parse_cluster(cluster)  # a bad value is a usage error before anything starts
+    display = WatchDisplay(sys.stdout, verbose=args.verbose)
+
+    async def watch(executor: Any = None) -> None:
+        """The watch until `stop`; stopped during a round, the round is cancelled (the store keeps what finished)."""
+        if stop.is_set():  # Ctrl-C while a cluster was starting
+            return
         task = asyncio.ensure_future(watch_folder(
-            args.folder, pipeline_path(settings), settings.output_dir, settings=settings, workers=args.workers,
-            include=args.include, exclude=args.exclude, aliases=args.aliases or settings.speaker_aliases or None,
-            listener=display, stop=stop,
-            quiet_ms=args.quiet_ms, clean=False if args.raw else None, text_column=args.text_column))
+            args.folder, pipeline_path(settings), settings.output_dir, settings=settings,
+            workers=1 if executor is not None else args.workers, include=args.include, exclude=args.exclude,
+            aliases=args.aliases or settings.speaker_aliases or None, listener=display, stop=stop,
+            quiet_ms=args.quiet_ms, clean=False if args.raw else None, text_column=args.text_column,
+            executor=executor))
         stopping = asyncio.ensure_future(stop.wait())
         await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if not task.done():  # stopped during a round: cancel it; the store keeps what finished
+        if not task.done():
             await asyncio.sleep(0)
             task.cancel()
         stopping.cancel()
@@ -97,9 +112,26 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             await task
         except asyncio.CancelledError:
             pass
+
+    async def on_cluster() -> None:
+        """The same watch with the Dask executor; the cluster closes (its kernels and plugins stop) after it."""
+        from ..corpus.dask_executor import open_cluster
+
+        quiet_dask(args.verbose)
+        options = WorkOptions(clean=False if args.raw else None, text_column=args.text_column)
+        async with open_cluster(cluster, settings, options=options) as executor:
+            print_cluster(executor)
+            await watch(executor)
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await (on_cluster() if cluster else watch())
         print("watch: stopped", flush=True)
         return 0
 
+    stop = asyncio.Event()
     return asyncio.run(main())
 
 

@@ -394,7 +394,7 @@ def test_the_compose_file_runs_a_scheduler_and_two_workers_from_the_projects_ima
     assert f"pip install --no-index --find-links=/wheels qualia-core{extras}" in dockerfile
     assert dockerfile.count("ARG QUALIA_EXTRAS") == 3  # declared once, then in each stage
     pyproject = (PROJECT / "pyproject.toml").read_text(encoding="utf-8")
-    assert re.search(r'^dask = \["dask\[distributed\]>=[\d.]+"\]$', pyproject, re.M)
+    assert re.search(r'^dask = \["dask\[distributed\]>=[\d.]+", "bokeh>=3\.1"\]$', pyproject, re.M)
 
     readme = (PROJECT / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Scale-out with Dask"):]
