@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator, Sized
 from typing import Any
 
@@ -65,6 +66,7 @@ class DaskExecutor:
         self.workers = 1            # documents the cluster runs at once (its workers' task slots)
         self.worker_processes = 1   # Dask workers, each with its Qualia kernel
         self._limit_checked = 0.0
+        self.chunks: Counter[int] = Counter()    # tasks submitted, by the sources they carried
         self._document_s: float | None = None    # a moving average of the seconds a document takes on a worker
         self._topic = f"{plugin_name}-progress"  # plugins' `$/progress` from the workers (worker.ProgressRelay)
         self._listeners: dict[str, StepProgress] = {}
@@ -172,7 +174,7 @@ class DaskExecutor:
                         if isinstance(loaded, SourceOutcome):  # unreadable here: reported as a local batch does
                             yield loaded
                             continue
-                        weight = len(loaded.data or b"")
+                        weight = len(loaded.data or b"") or (len(loaded.document.text) if loaded.document else 0)
                         if chunk.items and size + weight > CHUNK_BYTES:
                             carry, taken = loaded, taken - 1
                             break
@@ -182,6 +184,7 @@ class DaskExecutor:
                     if not chunk.items:
                         continue
                     future = await self._submit(chunk, job, progress)
+                    self.chunks[len(chunk.items)] += 1
                     running[future] = chunk
                     completed.add(future)
                 if not running:

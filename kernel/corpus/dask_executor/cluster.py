@@ -118,6 +118,15 @@ async def _close_local(cluster: Any) -> None:
                     process.kill()
             except psutil.Error:
                 continue
+        # the scheduler runs in this process: stop it too, and mark the cluster closed (a failed close leaves it
+        # "closing", and a library caller's process would keep a scheduler and warn of an unclosed cluster)
+        from distributed.core import Status
+
+        try:
+            await cluster.scheduler.close()
+        except Exception as exc:
+            log.warning("closing the local Dask scheduler: %r", exc)
+        cluster.status = Status.closed
 
 
 async def _connect(distributed: Any, address: str) -> Any:
