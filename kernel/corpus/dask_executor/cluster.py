@@ -25,6 +25,10 @@ __all__ = ["ClusterTarget", "open_cluster", "parse_cluster"]
 log = logging.getLogger("qualia.corpus.dask")
 
 WAIT_FOR_WORKERS_S = 60.0    # an existing scheduler with no worker: how long to wait for one
+# Dask keeps the last `distributed.admin.low-level-log-length` (1000) messages of every batched stream for
+# debugging, and a chunk's files travel in the client's update-graph and the scheduler's compute-task messages:
+# 1000 chunks of files would stay in memory. The client and a local cluster keep this many instead.
+MESSAGE_LOG_LENGTH = 16
 
 _CLUSTER = re.compile(r"local:(?P<workers>\d+)|(?P<address>(tcp|tls|ws|wss)://\S+)")
 
@@ -64,7 +68,11 @@ async def open_cluster(cluster: str, settings: Settings, *, options: WorkOptions
         import distributed
     except ImportError as exc:
         raise MissingExtra(f"--cluster needs Dask distributed ({exc}): {DASK_INSTALL}", extra="dask") from None
+    import dask
+
     async with AsyncExitStack() as stack:
+        # read when the client's, the scheduler's and the workers' streams are made (local workers inherit it)
+        stack.enter_context(dask.config.set({"distributed.admin.low-level-log-length": MESSAGE_LOG_LENGTH}))
         if target.local:
             cluster_object = await distributed.LocalCluster(
                 n_workers=target.workers, processes=True, threads_per_worker=DOCUMENTS_PER_WORKER, host="127.0.0.1",

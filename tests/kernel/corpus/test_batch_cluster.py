@@ -387,6 +387,9 @@ def test_the_compose_file_runs_a_scheduler_and_two_workers_from_the_projects_ima
     assert worker["command"][worker["command"].index("--nthreads") + 1] == "4"  # DOCUMENTS_PER_WORKER
     assert worker["deploy"]["replicas"] == 2
     assert worker["depends_on"]["scheduler"]["condition"] == "service_healthy"
+    for service in (scheduler, worker):  # chunks' files are not kept in Dask's message logs
+        assert service["environment"]["DASK_DISTRIBUTED__ADMIN__LOW_LEVEL_LOG_LENGTH"] == "16"
+    assert worker["environment"]["QUALIA_HOME"] == "/data"
 
     dockerfile = (PROJECT / "Dockerfile").read_text(encoding="utf-8")
     extras = '${QUALIA_EXTRAS:+"[$QUALIA_EXTRAS]"}'
