@@ -8,19 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import psutil
-
 from qualia.kernel.readers import read_documents
 
 TRANSCRIPTS = Path(__file__).resolve().parents[2] / "examples" / "transcripts"
 
 
-def maps_lingua(plugin_id: str) -> bool:
-    """Whether the running process of `plugin_id` (a child of this test) has lingua's native library mapped."""
-    for child in psutil.Process().children(recursive=True):
-        if any(part.endswith(f"qualia.plugins.{plugin_id}") for part in child.cmdline()):
-            return "lingua" in Path(f"/proc/{child.pid}/maps").read_text()
-    raise AssertionError(f"no running process for {plugin_id}")
+def maps_lingua(kernel, plugin_id: str) -> bool:
+    """Whether the kernel's running process of `plugin_id` has lingua's native library mapped."""
+    (process,) = [proc for proc in kernel.plugin_status(plugin_id).processes if proc.alive]
+    return "lingua" in Path(f"/proc/{process.pid}/maps").read_text()
 
 
 async def test_analyzers_reuse_the_cleaner_s_segment_languages(make_kernel) -> None:
@@ -35,5 +31,5 @@ async def test_analyzers_reuse_the_cleaner_s_segment_languages(make_kernel) -> N
     segments = sentiment.target.result["segments"]
     assert [(s["language"], s["language_confidence"]) for s in segments] == [tuple(pair) for pair in recorded]
     assert frequency.target.result["languages"] == {"pt": len(cleaned.segments)}
-    assert maps_lingua("teams_cleaner")
-    assert not maps_lingua("sentiment_analyzer") and not maps_lingua("word_frequency")
+    assert maps_lingua(kernel, "teams_cleaner")
+    assert not maps_lingua(kernel, "sentiment_analyzer") and not maps_lingua(kernel, "word_frequency")
