@@ -17,7 +17,9 @@ longest of any meeting, with the meeting it came from (by seconds when all
 the speaker's meetings have timestamps, else by words). Talk time, overlaps
 and interruptions exist only for meetings with timestamps (`timed`):
 `timed_meetings` counts them, the columns are summed over them (empty when
-there are none), and `note` says when some meetings were left out.
+there are none), and `note` says when some meetings were left out. Two
+spellings of one person in one meeting (merged by `SpeakerNames`) add their
+turns: a run of both counts as two turns.
 
 Tables read artefacts by name (`word_frequencies`, `sentiment`, `speaker_stats`, and the
 cleaned Document's segments), never by plugin id, so any plugin that
