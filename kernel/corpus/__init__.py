@@ -19,9 +19,10 @@ from .work import (DocumentOutcome, Failure, SourceOutcome, WorkItem, WorkOption
                    plan_fingerprint, process_source, run_document)
 
 __all__ = [
-    "COLUMNS", "CORPUS_TABLES", "FORMATS", "TABLES", "BatchPlan", "BatchProgress", "BatchReport", "CorpusStore", "Discovery",
-    "DocumentOutcome", "DocumentRecord", "Executor", "Failure", "FailureRow", "IndexEntry", "LocalExecutor",
-    "ProgressListener", "SilentListener", "Source", "SourceOutcome", "SpeakerNames", "SpeakerStatsTotals", "WorkItem", "WorkOptions",
+    "COLUMNS", "CORPUS_TABLES", "FORMATS", "TABLES", "BatchPlan", "BatchProgress", "BatchReport", "CorpusStore",
+    "Discovery", "DocumentOutcome", "DocumentRecord", "Executor", "Failure", "FailureRow", "IndexEntry",
+    "LocalExecutor", "ProgressListener", "SilentListener", "Source", "SourceOutcome", "SpeakerNames",
+    "SpeakerStatsTotals", "WorkItem", "WorkOptions",
     "artefact_steps", "batch", "default_target", "default_workers", "discover", "export_corpus", "export_records",
     "load_aliases", "local_kernel", "normalise", "plan_fingerprint", "plan_sources", "process_source", "rows",
     "run_batch", "run_document", "run_sources",

@@ -9,8 +9,8 @@
 | `terms_by_speaker.csv` | term x speaker across meetings: count, meetings, relative frequency |
 | `sentiment_by_speaker.csv` | speaker x meeting: segments, words, talk time, mean polarity, label |
 | `speakers.csv` | speaker: the spellings merged into the name, meetings, segments, talk time, mean polarity |
-| `speaker_stats_by_meeting.csv` | speaker x meeting: the `speaker_stats` result (talk, turns, words, questions, ...) |
-| `speaker_stats.csv` | speaker across meetings: meetings, talk time and share, turns, words, words per turn, questions, longest monologue and its meeting, overlaps, interruptions (tables.py) |
+| `speaker_stats_by_meeting.csv` | speaker x meeting: the `speaker_stats` result (talk, turns, words, ...) |
+| `speaker_stats.csv` | speaker across meetings: talk time and share, turns, words, longest monologue, ... |
 
 and `OUT/index.html`, an overview page linking every document's figures and
 results, with the failures. One pass over the documents; memory holds the

@@ -6,8 +6,8 @@
 | `terms` | term x document x speaker | document, speaker, term, count, relative |
 | `documents` | document | document, source, language, words, speakers, segments, talk_time_s, polarity, label |
 | `speakers` | speaker x document | document, speaker, segments, words, talk_time_s, polarity, label |
-| `speaker_stats_by_meeting` | speaker x document | the `speaker_stats` result: talk, turns, words, questions, longest monologue, overlaps, interruptions |
-| `speaker_stats` | speaker, across the corpus | the same, summed over the meetings the speaker attended (below) |
+| `speaker_stats_by_meeting` | speaker x document | the `speaker_stats` result: talk, turns, words, questions, ... |
+| `speaker_stats` | speaker, across the corpus | the same over the meetings the speaker attended (below) |
 
 `speaker_stats` is a corpus table: its rows come after every document has
 been read (`SpeakerStatsTotals` keeps one small total per speaker). Sums are

@@ -52,7 +52,8 @@ def test_a_text_file_holds_a_list_one_item_per_line_and_a_number(home: Path, tmp
 def test_a_string_from_a_file_in_any_encoding_loses_its_last_line_break(home: Path, tmp_path: Path) -> None:
     phrase = tmp_path / "phrase.txt"
     phrase.write_bytes("ação rápida\r\n".encode("cp1252"))
-    result = analyze(home, "-p", "concordance", "-P", f"word=@{phrase}", stdin="uma ação rápida, outra ação lenta\n")
+    result = analyze(home, "-p", "concordance", "-P", f"word=@{phrase}",
+                     stdin="uma ação rápida, outra ação lenta\n")
     assert result["query"]["word"] == "ação rápida"
     assert result["hits"] == 1
 

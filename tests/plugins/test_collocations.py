@@ -1,5 +1,5 @@
-"""collocations: window collocates of a word, a phrase or a lemma, and bigrams, with MI, t-score, log-likelihood and log-Dice checked
-against figures worked by hand (the 2x2 table of measures.py: O11, R1, C1, N; E11 = R1 C1 / N)."""
+"""collocations: window collocates of a word, a phrase or a lemma, and bigrams, with MI, t-score, log-likelihood
+and log-Dice checked against figures worked by hand (the 2x2 table of measures.py: O11, R1, C1, N; E11 = R1 C1 / N)."""
 from __future__ import annotations
 
 import math
