@@ -23,6 +23,7 @@ import aiohttp
 import pytest
 
 from qualia.kernel.jobs import JobSettings
+from qualia.kernel.server.cluster import CLUSTER
 from tests.conftest import PROJECT
 
 from ..jobs_support import Receiver, slow_plugin, wait_for, wait_job
@@ -178,6 +179,69 @@ async def test_an_unreachable_scheduler_refuses_jobs_with_a_503_naming_it_and_th
         assert response.status == 200
     async with served.session.post("/analyze/word_frequency", json={"text": "uma frase boa"}) as response:
         assert response.status == 200, await response.text()
+
+
+DASK = str(Path(sys.executable).parent / "dask")
+
+
+def start_dask(port: int, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    """A `dask scheduler` on 127.0.0.1:port and one `dask worker` (4 task slots)."""
+    scheduler = subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                  "--dashboard-address", "127.0.0.1:0"], env=env, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([DASK, "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "4", "--nworkers", "1",
+                               "--no-dashboard"], env=env, stderr=subprocess.DEVNULL)
+    return [scheduler, worker]
+
+
+def stop_dask(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.wait(20)
+
+
+async def test_a_lost_scheduler_is_reported_and_reopened_when_it_is_back(serve, tmp_path):
+    import dask
+
+    port = closed_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "QUALIA_HOME": str(tmp_path / "worker-home"), "PYTHONPATH": str(PROJECT)}
+
+    def quick_retries(app) -> None:
+        setup(app)
+        app[CLUSTER].retry_s = 0.5
+
+    async def executor_state(served, state: str) -> dict[str, Any]:
+        async with served.session.get("/monitor/stream") as monitor:
+            snapshot = await next_matching(
+                sse_blocks(monitor), lambda b: b.event == "snapshot"
+                and b.data["jobs"]["executor"]["state"] == state, timeout=90, what=f"the cluster {state}")
+        return snapshot.data["jobs"]["executor"]
+
+    async def run_job(served) -> dict[str, Any]:
+        accepted = await submit(served, {"plugin": "word_frequency", "documents": ["uma frase", "outra frase"]})
+        return await wait_job(served.session, accepted["job_id"], timeout=60)
+
+    dask_processes = start_dask(port, env)
+    try:
+        with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+            served = await serve(bundled=True, setup=quick_retries, cluster=address)
+            ready = await executor_state(served, "ready")
+            assert ready["workers"] == 1 and ready["slots"] == 4
+            assert (await run_job(served))["state"] == "succeeded"
+
+            stop_dask(dask_processes)  # the scheduler and its worker die
+            lost = await executor_state(served, "unavailable")
+            assert address in lost["problem"], lost
+            async with served.session.post("/jobs", json={"plugin": "word_frequency", "text": "x"}) as response:
+                await error_of(response, 503, "cluster_unavailable")
+
+            dask_processes = start_dask(port, env)  # back on the same address: picked up again
+            await executor_state(served, "ready")
+            job = await run_job(served)
+            assert job["state"] == "succeeded" and job["progress"]["done"] == 2, job
+    finally:
+        stop_dask(dask_processes)
 
 
 async def test_qualia_serve_takes_the_cluster_flag_and_says_which_cluster_is_unreachable(tmp_path):
