@@ -19,6 +19,7 @@ used as it is (`open_cluster`, `DaskExecutor.map`), with the jobs' options.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack
@@ -27,9 +28,9 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from ..corpus.executor import Executor
+from ..corpus.executor import DASK_INSTALL, Executor
 from ..corpus.work import SourceOutcome, StepProgress, WorkItem
-from ..errors import ClusterUnavailable, QualiaError
+from ..errors import ClusterUnavailable, InvalidSetting, QualiaError
 from ..jobs import JOB_WORK
 from ..pipeline import PlannedStep
 from ..settings import Settings
@@ -210,7 +211,13 @@ CLUSTER = web.AppKey("qualia_cluster", ClusterService)
 
 
 def setup_cluster(app: web.Application, cluster: str, *, origin: str = "", **options: Any) -> ClusterService:
-    """Run the app's jobs on `cluster`; opened with the app (after its kernel), closed before it."""
+    """Run the app's jobs on `cluster`; opened with the app (after its kernel), closed before it.
+    Without Dask installed the server does not start (InvalidSetting: `qualia serve` exits 2 saying what to
+    install)."""
+    if importlib.util.find_spec("distributed") is None:
+        where = f" ({origin})" if origin else ""
+        raise InvalidSetting(f"jobs on the Dask cluster {cluster}{where} need Dask distributed: {DASK_INSTALL}",
+                             setting="cluster")
     service = ClusterService(cluster, origin=origin, **options)
     app[CLUSTER] = service
     app.cleanup_ctx.append(service.lifecycle)

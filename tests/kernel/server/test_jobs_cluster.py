@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import aiohttp
 import pytest
@@ -47,12 +47,15 @@ PIPELINE = {"name": "on-cluster", "steps": [{"plugin": "word_frequency"}, {"plug
 
 
 @pytest.fixture
-def resource_tracker() -> None:
-    """multiprocessing's resource tracker, which Dask's spawned workers start and which lives as long as this
-    process: started before the server fixture notes the children it must not leave behind."""
+def resource_tracker() -> Iterator[None]:
+    """multiprocessing's resource tracker, which a LocalCluster's spawned workers start and which would live as
+    long as this process: started before the server fixture notes the children it must not leave behind, and
+    stopped afterwards (a private but long-standing helper), so later tests find no extra child."""
     from multiprocessing import resource_tracker
 
     resource_tracker.ensure_running()
+    yield
+    resource_tracker._resource_tracker._stop()
 
 
 def setup(app) -> None:
@@ -287,3 +290,14 @@ def test_a_bad_cluster_value_stops_qualia_serve_with_a_usage_error(tmp_path: Pat
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
     assert "QUALIA_DASK_SCHEDULER='scheduler:8786': expected local:N" in done.stderr
+
+
+def test_qualia_serve_with_a_cluster_but_without_dask_says_what_to_install(tmp_path: Path):
+    env = {**os.environ, "QUALIA_HOME": str(tmp_path / "home"), "PYTHONPATH": str(PROJECT)}
+    code = ("import sys; sys.modules['distributed'] = None; from qualia.kernel.cli import main; "
+            "sys.exit(main(sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-c", code, "serve", "--port", "0", "--cluster", "local:2"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert ("jobs on the Dask cluster local:2 (flag --cluster) need Dask distributed: "
+            "pip install 'qualia-core[dask]'") in done.stderr
