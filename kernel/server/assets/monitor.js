@@ -179,15 +179,18 @@
     return td;
   }
 
+  // The one row a table shows when it has nothing to list.
+  function emptyRow(text, columns) {
+    const row = document.createElement("tr");
+    row.className = "empty";
+    cell(row, text).colSpan = columns;
+    return row;
+  }
+
   function renderPlugins(plugins) {
     const body = document.querySelector("#plugins tbody");
     const rows = document.createDocumentFragment();
-    if (!plugins.length) {
-      const row = document.createElement("tr");
-      row.className = "empty";
-      cell(row, "no plugins discovered").colSpan = 8;
-      rows.append(row);
-    }
+    if (!plugins.length) rows.append(emptyRow("no plugins discovered", 8));
     plugins.forEach((p) => {
       const row = document.createElement("tr");
       row.dataset.plugin = p.id;
@@ -276,12 +279,7 @@
     const body = document.querySelector("#jobs tbody");
     const rows = document.createDocumentFragment();
     const jobs = j.available ? (j.jobs || []) : [];
-    if (!jobs.length) {
-      const row = document.createElement("tr");
-      row.className = "empty";
-      cell(row, j.available ? "no jobs yet" : "jobs are unavailable: " + (j.problem || "")).colSpan = 5;
-      rows.append(row);
-    }
+    if (!jobs.length) rows.append(emptyRow(j.available ? "no jobs yet" : "jobs are unavailable: " + (j.problem || ""), 5));
     jobs.forEach((job) => {
       const row = document.createElement("tr");
       row.dataset.job = job.id;
