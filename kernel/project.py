@@ -32,6 +32,11 @@ AtLeastOne = Annotated[int, Meta(ge=1)]
 Count = Annotated[int, Meta(ge=0)]
 Seconds = Annotated[float, Meta(ge=0)]
 PositiveSeconds = Annotated[float, Meta(gt=0)]
+# Where batches and the service's jobs run (`--cluster`); dask_executor.parse_cluster reads it.
+ClusterAddress = Annotated[str, Meta(
+    pattern=r"^(local:0*[1-9][0-9]*|(tcp|tls|ws|wss)://\S+)$",
+    description="local:N (N worker processes here, at least 1 worker) or the address of a Dask scheduler, "
+                "tcp://HOST:PORT")]
 
 
 class ProjectSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -64,11 +69,18 @@ class KernelSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     restart_stable_s: Seconds | UnsetType = UNSET
 
 
+class BatchSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """`[batch]`: where corpus work runs (`qualia batch`, `watch`, the service's jobs)."""
+
+    cluster: ClusterAddress | UnsetType = UNSET  # a Dask cluster instead of this machine's processes
+
+
 class ProjectFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     project: ProjectSection = msgspec.field(default_factory=ProjectSection)
     aliases: dict[str, str] | UnsetType = UNSET  # speaker name as written -> canonical name
     plugins: dict[str, dict[str, Any]] = {}  # plugin id -> default parameters
     kernel: KernelSection = msgspec.field(default_factory=KernelSection)
+    batch: BatchSection = msgspec.field(default_factory=BatchSection)
 
 
 class ProjectFileError(InvalidSetting):
@@ -236,6 +248,10 @@ def reason_for(kind: Any, reason: str) -> str:
     inner = get_args(kind)[0] if get_origin(kind) is Annotated else kind
     if get_origin(inner) is Literal and "enum" in reason:
         return f"must be one of {', '.join(map(str, get_args(inner)))}"
+    if get_origin(kind) is Annotated and "regex" in reason:  # a pattern says what it wants in its description
+        described = [meta.description for meta in get_args(kind)[1:] if isinstance(meta, Meta) and meta.description]
+        if described:
+            return f"expected {described[0]}"
     return plain(reason)
 
 

@@ -96,6 +96,7 @@ SOURCES: tuple[SettingSource, ...] = (
     SettingSource("output_dir", "project.output", "QUALIA_OUTPUT", "-o/--output-dir", path=True),
     SettingSource("data_dir", "project.data", path=True),
     SettingSource("plugins", "plugins"),
+    SettingSource("cluster", "batch.cluster", "QUALIA_DASK_SCHEDULER", "--cluster"),
 )
 LAYERED = frozenset(source.field for source in SOURCES)
 
@@ -133,6 +134,7 @@ class Settings(msgspec.Struct, kw_only=True):
     output_dir: Path = Path("out")
     data_dir: Path | None = None
     plugins: dict[str, dict[str, Any]] = {}  # plugin id -> default parameters
+    cluster: str | None = None  # batches and the service's jobs on this Dask cluster (local:N | tcp://HOST:PORT)
     project: Path | None = None  # the folder whose qualia.toml was read
     origins: dict[str, Origin] = {}  # setting (or `plugins.ID.KEY`) -> where its value came from
 

@@ -113,14 +113,19 @@ async def bench(repeat: int) -> None:
         assert document is not None and document.segments
         words = tokenize(" ".join(s.text for s in document.segments))
         common = Counter(w for w in words if len(w) > 3).most_common(1)[0][0]
+        pairs = Counter(pair for s in document.segments for pair in zip(tokenize(s.text), tokenize(s.text)[1:])
+                        if pair[0] != pair[1])
+        phrase = " ".join(pairs.most_common(1)[0][0])
         print(f"transcript: {len(raw.text.encode()) / 1024:.0f} KB, {len(document.segments)} segments, "
-              f"{len(words)} words; node word {common!r}")
+              f"{len(words)} words; node word {common!r}, phrase {phrase!r}")
         results: dict[str, Any] = {}
         cases: list[tuple[str, str, dict[str, Any], str | None]] = [
             ("concordance", "concordance", {"word": common}, None),
             ("concordance lemmas", "concordance", {"word": common, "lemmas": True}, None),
             ("concordance regex", "concordance", {"word": common[:3] + r"\w*", "match": "regex"}, None),
             ("collocations", "collocations", {"word": common}, None),
+            ("collocations phrase", "collocations", {"word": phrase}, None),
+            ("collocations lemmas", "collocations", {"word": common, "lemmas": True}, None),
             ("keyness (each speaker)", "keyness", {}, None),
             ("keyness lemmas", "keyness", {"lemmas": True}, None),
             ("speaker_stats", "speaker_stats", {}, None),

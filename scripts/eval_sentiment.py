@@ -27,21 +27,20 @@ STARS = {"1": -1, "2": -1, "4": 1, "5": 1, "3": 0}
 
 
 def read_set(path: Path) -> list[tuple[str, int]]:
-    items = []
-    stars = False
+    """Items with their labels; a file whose labels include 2-5 is read as star ratings throughout, so a
+    leading "1" is one star (negative), not the binary positive label."""
+    rows: list[tuple[int, str, str]] = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         text, _, label = line.rpartition("\t")
-        label = label.strip().lower()
-        if label in ("2", "3", "4", "5"):
-            stars = True
         if not text:
             raise SystemExit(f"error: {path} line {number}: expected 'text<TAB>label'")
-        if stars or label in STARS and label not in LABELS:
-            value = STARS.get(label)
-        else:
-            value = LABELS.get(label)
+        rows.append((number, text, label.strip().lower()))
+    stars = any(label in ("2", "3", "4", "5") for _, _, label in rows)
+    items = []
+    for number, text, label in rows:
+        value = STARS.get(label) if stars else LABELS.get(label)
         if value is None:
             raise SystemExit(f"error: {path} line {number}: unknown label {label!r}")
         if value:

@@ -32,7 +32,8 @@ BUILT_IN: tuple[Command, ...] = (
 # Flags that are the top layer of a setting (default < qualia.toml < QUALIA_* < flag): argparse dest -> field.
 # A command that takes one of these dests gets the setting from the same mechanism as every other.
 FLAG_SETTINGS = {"home": "home", "plugin_path": "plugin_path", "breaker_failures": "breaker_failures",
-                 "breaker_open_s": "breaker_open_s", "pipeline_file": "pipeline", "output_dir": "output_dir"}
+                 "breaker_open_s": "breaker_open_s", "pipeline_file": "pipeline", "output_dir": "output_dir",
+                 "cluster": "cluster"}
 # Commands that still run when the project's qualia.toml is broken (to repair or replace it).
 WITHOUT_PROJECT = frozenset({"init", "version"})
 

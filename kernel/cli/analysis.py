@@ -25,7 +25,9 @@ from .render import emit, render_human, to_json
 def add_plugin_arguments(parser: argparse.ArgumentParser, kind: str) -> None:
     parser.add_argument("-p", "--plugin", required=True, metavar="ID", help=f"{kind} plugin id")
     parser.add_argument("-P", "--param", action="append", default=[], metavar="KEY=VALUE",
-                        help="plugin parameter (repeatable)")
+                        help="plugin parameter (repeatable); KEY=@FILE reads the value from FILE: JSON when it "
+                             "ends in .json, else text (a list: one item per line); KEY=@@... is a value "
+                             "starting with @")
     parser.add_argument("--no-cache", action="store_true", help="bypass the result cache")
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from typing import Any
 from pathlib import Path
@@ -24,8 +23,6 @@ from ..settings import Settings
 from .command import Command, Subcommands
 from .pipelines import pipeline_path
 from .progress import batch_display, print_summary
-
-CLUSTER_VARIABLE = "QUALIA_DASK_SCHEDULER"
 
 
 def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
@@ -58,8 +55,8 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     batch.add_argument("--force", action="store_true", help="redo every document, even those already done")
     batch.add_argument("--cluster", metavar="local:N|tcp://HOST:PORT",
                        help="run on a Dask cluster, one Qualia kernel per worker: local:N starts N worker "
-                            "processes here, an address joins an existing scheduler (env QUALIA_DASK_SCHEDULER; "
-                            f"needs {DASK_INSTALL})")
+                            "processes here, an address joins an existing scheduler (env QUALIA_DASK_SCHEDULER, "
+                            f"qualia.toml [batch] cluster; needs {DASK_INSTALL})")
     return batch
 
 
@@ -68,10 +65,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
     if args.dry_run:
         return asyncio.run(dry_run(args, settings))
-    cluster = args.cluster or os.environ.get(CLUSTER_VARIABLE) or None
+    cluster = settings.cluster  # --cluster < QUALIA_DASK_SCHEDULER < [batch] cluster, as every setting
     if cluster and args.workers is not None:
-        raise UsageError("--workers sizes the local executor; on a cluster the workers are the cluster's "
-                         "(--cluster local:N)")
+        came_from = settings.origin("cluster")
+        raise UsageError(f"--workers sizes the local executor, but this batch runs on the Dask cluster {cluster} "
+                         f"({came_from}); on a cluster the workers are the cluster's (--cluster local:N)")
     display = batch_display(sys.stdout, verbose=args.verbose)
     aliases = args.aliases or settings.speaker_aliases or None  # --aliases, else the project's [aliases]
     report = asyncio.run(on_cluster(args, settings, display, cluster, aliases) if cluster else run_batch(

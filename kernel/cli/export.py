@@ -16,7 +16,8 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
         "export", help="export a batch's results: csv, xlsx, parquet or a REFI-QDA project",
         description="Tidy tables from a batch's output folder: segments (one row per segment), terms (term x "
                     "document x speaker) and documents (one row per document), plus speakers (speaker x "
-                    "document). csv and parquet write one file per table into a folder, xlsx one sheet per "
+                    "document), speaker_stats_by_meeting (speaker x document) and speaker_stats (speaker across "
+                    "the corpus). csv and parquet write one file per table into a folder, xlsx one sheet per "
                     "table; qdpx writes a REFI-QDA project (QualCoder, MAXQDA, NVivo, ATLAS.ti).")
     export.add_argument("out", type=Path, nargs="?", metavar="OUT",
                         help="the output folder of `qualia batch` (default: the project's output folder)")

@@ -107,6 +107,11 @@ def add_serve_parser(commands: Subcommands) -> argparse.ArgumentParser:
     serve.add_argument("--key", type=Path, metavar="PEM", help="TLS private key (with --cert)")
     serve.add_argument("--reload", action="store_true",
                        help="watch plugin folders; reload a changed plugin (manifest and processes) on save")
+    serve.add_argument("--cluster", metavar="local:N|tcp://HOST:PORT",
+                       help="run jobs (POST /jobs, webhooks) on a Dask cluster, one Qualia kernel per worker: local:N "
+                            "starts N worker processes here, an address joins an existing scheduler (env "
+                            "QUALIA_DASK_SCHEDULER, qualia.toml [batch] cluster; needs pip install "
+                            "'qualia-core[dask]')")
     return serve
 
 

@@ -14,14 +14,15 @@ from .runner import BatchPlan, BatchReport, FailureRow, batch, plan_sources, run
 from .sources import Discovery, Source, discover
 from .speakers import SpeakerNames, load_aliases, normalise
 from .store import CorpusStore, DocumentRecord, IndexEntry
-from .tables import COLUMNS, TABLES, rows
+from .tables import COLUMNS, CORPUS_TABLES, TABLES, SpeakerStatsTotals, rows
 from .work import (DocumentOutcome, Failure, SourceOutcome, WorkItem, WorkOptions, artefact_steps,
                    plan_fingerprint, process_source, run_document)
 
 __all__ = [
-    "COLUMNS", "FORMATS", "TABLES", "BatchPlan", "BatchProgress", "BatchReport", "CorpusStore", "Discovery",
-    "DocumentOutcome", "DocumentRecord", "Executor", "Failure", "FailureRow", "IndexEntry", "LocalExecutor",
-    "ProgressListener", "SilentListener", "Source", "SourceOutcome", "SpeakerNames", "WorkItem", "WorkOptions",
+    "COLUMNS", "CORPUS_TABLES", "FORMATS", "TABLES", "BatchPlan", "BatchProgress", "BatchReport", "CorpusStore",
+    "Discovery", "DocumentOutcome", "DocumentRecord", "Executor", "Failure", "FailureRow", "IndexEntry",
+    "LocalExecutor", "ProgressListener", "SilentListener", "Source", "SourceOutcome", "SpeakerNames",
+    "SpeakerStatsTotals", "WorkItem", "WorkOptions",
     "artefact_steps", "batch", "default_target", "default_workers", "discover", "export_corpus", "export_records",
     "load_aliases", "local_kernel", "normalise", "plan_fingerprint", "plan_sources", "process_source", "rows",
     "run_batch", "run_document", "run_sources",

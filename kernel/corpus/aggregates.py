@@ -9,6 +9,8 @@
 | `terms_by_speaker.csv` | term x speaker across meetings: count, meetings, relative frequency |
 | `sentiment_by_speaker.csv` | speaker x meeting: segments, words, talk time, mean polarity, label |
 | `speakers.csv` | speaker: the spellings merged into the name, meetings, segments, talk time, mean polarity |
+| `speaker_stats_by_meeting.csv` | speaker x meeting: the `speaker_stats` result (talk, turns, words, ...) |
+| `speaker_stats.csv` | speaker across meetings: talk time and share, turns, words, longest monologue, ... |
 
 and `OUT/index.html`, an overview page linking every document's figures and
 results, with the failures. One pass over the documents; memory holds the
@@ -27,7 +29,7 @@ from urllib.parse import quote
 
 from .speakers import SpeakerNames
 from .store import CorpusStore, IndexEntry
-from .tables import COLUMNS, rows
+from .tables import COLUMNS, Row, SpeakerStatsTotals, rows
 
 __all__ = ["write_corpus"]
 
@@ -55,6 +57,7 @@ def write_corpus(store: CorpusStore, names: SpeakerNames, *, title: str = "Quali
     speakers: dict[str, _SpeakerTotals] = {}
     term_meetings: dict[tuple[str, str], int] = Counter()
     overview_rows: list[str] = []
+    speaker_stats = SpeakerStatsTotals()
     with _Tables(folder) as tables:
         for record in store.documents():
             for row in rows("documents", (record,), names):
@@ -81,6 +84,9 @@ def write_corpus(store: CorpusStore, names: SpeakerNames, *, title: str = "Quali
                 if polarity is not None:
                     totals.polarity_sum += polarity * segments
                     totals.scored += segments
+            for row in rows("speaker_stats_by_meeting", (record,), names):
+                tables.write("speaker_stats_by_meeting", COLUMNS["speaker_stats_by_meeting"], row)
+                speaker_stats.add((row,))
         for speaker, totals in sorted(speakers.items()):
             for term, count in sorted(totals.terms.items(), key=lambda kv: (-kv[1], kv[0])):
                 tables.write("terms_by_speaker", ("speaker", "term", "count", "meetings", "relative"),
@@ -92,8 +98,13 @@ def write_corpus(store: CorpusStore, names: SpeakerNames, *, title: str = "Quali
                              (speaker, "; ".join(sorted(names.spellings.get(speaker, ()))), len(totals.meetings),
                               totals.segments, round(totals.talk, 3),
                               round(totals.polarity_sum / totals.scored, 4) if totals.scored else None))
+        stats_rows = list(speaker_stats.rows())  # one per speaker: the corpus' speakers, not its size
+        for row in stats_rows:
+            tables.write("speaker_stats", COLUMNS["speaker_stats"], row)
+        written = list(tables.files)
     failures = [entry for entry in store.current().values() if not entry.ok]
-    return _write_overview(store.out, title, overview_rows, failures, len(speakers) - ("" in speakers))
+    return _write_overview(store.out, title, overview_rows, failures, len(speakers) - ("" in speakers),
+                           written, stats_rows)
 
 
 class _Tables:
@@ -103,7 +114,7 @@ class _Tables:
         self.folder = folder
         self.files: dict[str, tuple[Any, Any]] = {}
 
-    def write(self, name: str, header: tuple[str, ...], row: tuple[Any, ...]) -> None:
+    def write(self, name: str, header: tuple[str, ...], row: Row) -> None:
         if name not in self.files:
             handle = open(self.folder / f".{name}.csv.tmp", "w", encoding="utf-8", newline="")
             writer = csv.writer(handle)
@@ -134,13 +145,44 @@ def _overview_row(out: Path, record: Any, row: tuple[Any, ...]) -> str:
             f"<td>{' · '.join(links)}</td></tr>")
 
 
+def _speaker_stats_section(stats_rows: list[Row]) -> str:
+    """The speakers across the corpus (speaker_stats.csv) as a table; empty without a speaker_stats step."""
+    if not stats_rows:
+        return ""
+    headers = ("speaker", "meetings", "talk time (s)", "share of talk", "turns", "words", "words per turn",
+               "questions", "longest monologue", "overlaps", "interruptions made", "interrupted")
+    body = []
+    notes = []
+    for (speaker, meetings, timed, talk, share, turns, words, per_turn, questions, longest_s, longest_words,
+         longest_meeting, overlaps, _, made, received, note) in stats_rows:
+        longest = f"{longest_words} words" + ("" if longest_s is None else f", {longest_s:g} s")
+        longest += f" ({html.escape(longest_meeting)})"
+        mark = "" if not note else "*"
+        if note:
+            notes.append(f"<li>* {html.escape(speaker)}: {html.escape(note)}</li>")
+        cells = (html.escape(speaker) + mark, meetings, _cell(talk), _cell(None if share is None else f"{share:.1%}"),
+                 turns, words, _cell(per_turn), questions, longest, _cell(overlaps), _cell(made), _cell(received))
+        body.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    return (f'<h2>Speakers across the corpus</h2>\n<p>From each meeting\'s speaker_stats '
+            f'(<a href="{CORPUS}/speaker_stats.csv">speaker_stats.csv</a>); talk time, overlaps and interruptions '
+            f"only where the meeting has timestamps.</p>\n<table><thead><tr>"
+            + "".join(f"<th>{header}</th>" for header in headers) + "</tr></thead><tbody>\n"
+            + "\n".join(body) + "\n</tbody></table>\n"
+            + (f"<ul class='notes'>{''.join(notes)}</ul>\n" if notes else ""))
+
+
+def _cell(value: Any) -> str:
+    return "–" if value is None else html.escape(str(value))
+
+
 def _write_overview(out: Path, title: str, document_rows: list[str], failures: list[IndexEntry],
-                    speakers: int) -> Path:
+                    speakers: int, written: list[str], stats_rows: list[Row]) -> Path:
     failure_rows = "".join(
         f"<tr><td>{html.escape(entry.key)}</td><td>{html.escape(failure.step)}</td>"
         f"<td>{html.escape(failure.message)}</td></tr>" for entry in failures for failure in entry.failures())
-    tables = "".join(f'<li><a href="{CORPUS}/{name}.csv">{name}.csv</a></li>' for name in (
-        "documents", "terms_by_document", "terms_by_speaker", "sentiment_by_speaker", "speakers"))
+    order = ("documents", "terms_by_document", "terms_by_speaker", "sentiment_by_speaker", "speakers",
+             "speaker_stats", "speaker_stats_by_meeting")
+    tables = "".join(f'<li><a href="{CORPUS}/{name}.csv">{name}.csv</a></li>' for name in order if name in written)
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
@@ -159,7 +201,7 @@ updated {time.strftime('%Y-%m-%d %H:%M:%S')}.</p>
 <tbody>
 {chr(10).join(document_rows)}
 </tbody></table>
-<h2>Failures</h2>
+{_speaker_stats_section(stats_rows)}<h2>Failures</h2>
 {"<table><thead><tr><th>file</th><th>step</th><th>reason</th></tr></thead><tbody>" + failure_rows +
  "</tbody></table>" if failure_rows else "<p>None.</p>"}
 </body></html>

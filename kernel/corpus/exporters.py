@@ -18,7 +18,7 @@ from ..errors import ExportFailed
 from ..errors import MissingExtra, UsageError
 from .speakers import SpeakerNames, load_aliases
 from .store import CorpusStore, DocumentRecord
-from .tables import COLUMNS, TABLES, Row, rows
+from .tables import COLUMNS, CORPUS_TABLES, TABLES, Row, SpeakerStatsTotals, rows
 
 __all__ = ["FORMATS", "default_target", "export_corpus", "export_records",
            "export_tables", "table_rows"]
@@ -58,11 +58,18 @@ def export_records(fmt: str, records: Iterable[DocumentRecord], target: Path, *,
 
 
 def table_rows(records: Iterable[DocumentRecord], names: SpeakerNames):  # -> Iterator[tuple[str, Row]]
-    """(table, row) for every table, one document at a time."""
+    """(table, row) for every table, one document at a time; the corpus tables after the last document."""
+    speaker_stats = SpeakerStatsTotals()
     for record in records:
         for table in TABLES:
+            if table in CORPUS_TABLES:
+                continue
             for row in rows(table, (record,), names):
+                if table == "speaker_stats_by_meeting":
+                    speaker_stats.add((row,))
                 yield table, row
+    for row in speaker_stats.rows():
+        yield "speaker_stats", row
 
 
 def export_tables(fmt: str, records: Iterable[DocumentRecord], target: Path, *, names: SpeakerNames,
@@ -166,9 +173,11 @@ def _parquet(records: Iterable[DocumentRecord], folder: Path, names: SpeakerName
 
 
 def _arrow_types(pa: Any) -> dict[str, Any]:
-    return {"segment": pa.int64(), "start": pa.float64(), "end": pa.float64(), "polarity": pa.float64(),
-            "count": pa.int64(), "relative": pa.float64(), "words": pa.int64(), "speakers": pa.int64(),
-            "segments": pa.int64(), "talk_time_s": pa.float64()}
+    integers = ("segment", "count", "words", "speakers", "segments", "meetings", "timed_meetings", "turns",
+                "questions", "longest_monologue_words", "overlaps", "interruptions_made", "interrupted")
+    floats = ("start", "end", "polarity", "relative", "talk_time_s", "share_of_talk", "words_per_turn",
+              "longest_monologue_s", "overlap_s")
+    return {**dict.fromkeys(integers, pa.int64()), **dict.fromkeys(floats, pa.float64()), "timed": pa.bool_()}
 
 
 

@@ -6,8 +6,22 @@
 | `terms` | term x document x speaker | document, speaker, term, count, relative |
 | `documents` | document | document, source, language, words, speakers, segments, talk_time_s, polarity, label |
 | `speakers` | speaker x document | document, speaker, segments, words, talk_time_s, polarity, label |
+| `speaker_stats_by_meeting` | speaker x document | the `speaker_stats` result: talk, turns, words, questions, ... |
+| `speaker_stats` | speaker, across the corpus | the same over the meetings the speaker attended (below) |
 
-Tables read artefacts by name (`word_frequencies`, `sentiment`, and the
+`speaker_stats` is a corpus table: its rows come after every document has
+been read (`SpeakerStatsTotals` keeps one small total per speaker). Sums are
+sums (turns, words, questions); words per turn and share of talk are
+recomputed from the sums, never averaged; the longest monologue is the
+longest of any meeting, with the meeting it came from (by seconds when all
+the speaker's meetings have timestamps, else by words). Talk time, overlaps
+and interruptions exist only for meetings with timestamps (`timed`):
+`timed_meetings` counts them, the columns are summed over them (empty when
+there are none), and `note` says when some meetings were left out. Two
+spellings of one person in one meeting (merged by `SpeakerNames`) add their
+turns: a run of both counts as two turns.
+
+Tables read artefacts by name (`word_frequencies`, `sentiment`, `speaker_stats`, and the
 cleaned Document's segments), never by plugin id, so any plugin that
 provides them fills the columns; a column whose artefact the pipeline did
 not compute stays empty. Speakers go through `SpeakerNames` (aliases,
@@ -23,10 +37,11 @@ from typing import Any
 from .speakers import SpeakerNames
 from .store import DocumentRecord
 
-__all__ = ["COLUMNS", "TABLES", "rows"]
+__all__ = ["COLUMNS", "CORPUS_TABLES", "TABLES", "SpeakerStatsTotals", "rows"]
 
 WORDS = "word_frequencies"
 SENTIMENT = "sentiment"
+SPEAKER_STATS = "speaker_stats"
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "segments": ("document", "segment", "speaker", "start", "end", "text", "language", "polarity", "label"),
@@ -34,8 +49,16 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "documents": ("document", "source", "language", "words", "speakers", "segments", "talk_time_s", "polarity",
                   "label"),
     "speakers": ("document", "speaker", "segments", "words", "talk_time_s", "polarity", "label"),
+    "speaker_stats_by_meeting": ("document", "speaker", "timed", "talk_time_s", "share_of_talk", "turns", "words",
+                                 "words_per_turn", "questions", "longest_monologue_s", "longest_monologue_words",
+                                 "overlaps", "overlap_s", "interruptions_made", "interrupted"),
+    "speaker_stats": ("speaker", "meetings", "timed_meetings", "talk_time_s", "share_of_talk", "turns", "words",
+                      "words_per_turn", "questions", "longest_monologue_s", "longest_monologue_words",
+                      "longest_monologue_meeting", "overlaps", "overlap_s", "interruptions_made", "interrupted",
+                      "note"),
 }
 TABLES = tuple(COLUMNS)
+CORPUS_TABLES = ("speaker_stats",)  # one row per speaker over every document: written after the last one
 
 Row = tuple[Any, ...]
 
@@ -43,6 +66,12 @@ Row = tuple[Any, ...]
 def rows(table: str, records: Iterable[DocumentRecord], names: SpeakerNames | None = None) -> Iterator[Row]:
     """The rows of `table` (in COLUMNS order) for every record."""
     names = names or SpeakerNames()
+    if table == "speaker_stats":
+        totals = SpeakerStatsTotals()
+        for record in records:
+            totals.add(_speaker_stats_rows(record, names))
+        yield from totals.rows()
+        return
     build = _BUILDERS[table]
     for record in records:
         yield from build(record, names)
@@ -160,4 +189,130 @@ def _label(polarity: float | None, thresholds: dict[str, float]) -> str | None:
     return "neutral"
 
 
-_BUILDERS = {"segments": _segment_rows, "terms": _term_rows, "documents": _document_rows, "speakers": _speaker_rows}
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _count(value: Any) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def _optional_sum(total: float | None, value: float | None) -> float | None:
+    return value if total is None else total if value is None else total + value
+
+
+class _MeetingTotals:
+    """One speaker in one meeting, their spellings merged."""
+
+    __slots__ = ("talk", "turns", "words", "questions", "longest_s", "longest_words", "overlaps", "overlap_s",
+                 "made", "received")
+
+    def __init__(self) -> None:
+        self.talk: float | None = None
+        self.turns = self.words = self.questions = 0
+        self.longest_s: float | None = None
+        self.longest_words = 0
+        self.overlaps: int | None = None
+        self.overlap_s: float | None = None
+        self.made: int | None = None
+        self.received: int | None = None
+
+    def add(self, stats: dict[str, Any], timed: bool) -> None:
+        self.turns += _count(stats.get("turns"))
+        self.words += _count(stats.get("words"))
+        self.questions += _count(stats.get("questions"))
+        longest = stats.get("longest_turn") or {}
+        seconds, words = _number(longest.get("seconds")), _count(longest.get("words"))
+        if (seconds or 0.0, words) > (self.longest_s or 0.0, self.longest_words):
+            self.longest_s, self.longest_words = seconds, words
+        if timed:
+            self.talk = _optional_sum(self.talk, _number(stats.get("talk_time_s")))
+            for field, key in (("overlaps", "overlaps"), ("made", "interruptions_made"), ("received", "interrupted")):
+                value = stats.get(key)
+                if isinstance(value, int):
+                    setattr(self, field, (getattr(self, field) or 0) + value)
+            self.overlap_s = _optional_sum(self.overlap_s, _number(stats.get("overlap_s")))
+
+
+def _speaker_stats_rows(record: DocumentRecord, names: SpeakerNames) -> Iterator[Row]:
+    result = record.artefact(SPEAKER_STATS)
+    if not result or not isinstance(result.get("speakers"), dict):
+        return
+    timed = bool(result.get("timed"))
+    merged: dict[str, _MeetingTotals] = {}
+    for spelling, stats in result["speakers"].items():
+        speaker = names(spelling) or str(spelling)
+        if isinstance(stats, dict):
+            merged.setdefault(speaker, _MeetingTotals()).add(stats, timed)
+    meeting_talk = sum(totals.talk or 0.0 for totals in merged.values())
+    for speaker, t in merged.items():
+        yield (record.key, speaker, timed, _round(t.talk, 3),
+               round(t.talk / meeting_talk, 4) if t.talk is not None and meeting_talk else None,
+               t.turns, t.words, round(t.words / t.turns, 2) if t.turns else None, t.questions,
+               _round(t.longest_s, 3), t.longest_words, t.overlaps, _round(t.overlap_s, 3), t.made, t.received)
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+class _CorpusSpeaker:
+    __slots__ = ("meetings", "timed", "talk", "turns", "words", "questions", "longest", "overlaps", "overlap_s",
+                 "made", "received")
+
+    def __init__(self) -> None:
+        self.meetings = self.timed = self.turns = self.words = self.questions = 0
+        self.talk: float | None = None
+        self.longest: list[tuple[float | None, int, str]] = []  # the longest per meeting: seconds, words, meeting
+        self.overlaps: int | None = None
+        self.overlap_s: float | None = None
+        self.made: int | None = None
+        self.received: int | None = None
+
+
+class SpeakerStatsTotals:
+    """Folds `speaker_stats_by_meeting` rows into one `speaker_stats` row per speaker across the corpus."""
+
+    def __init__(self) -> None:
+        self.speakers: dict[str, _CorpusSpeaker] = {}
+
+    def add(self, meeting_rows: Iterable[Row]) -> None:
+        for (document, speaker, timed, talk, _, turns, words, _, questions, longest_s, longest_words, overlaps,
+             overlap_s, made, received) in meeting_rows:
+            totals = self.speakers.get(speaker) or self.speakers.setdefault(speaker, _CorpusSpeaker())
+            totals.meetings += 1
+            totals.turns += turns
+            totals.words += words
+            totals.questions += questions
+            totals.longest.append((longest_s, longest_words, document))
+            if timed:
+                totals.timed += 1
+                totals.talk = _optional_sum(totals.talk, talk)
+                totals.overlap_s = _optional_sum(totals.overlap_s, overlap_s)
+                for field, value in (("overlaps", overlaps), ("made", made), ("received", received)):
+                    if value is not None:
+                        setattr(totals, field, (getattr(totals, field) or 0) + value)
+
+    def rows(self) -> Iterator[Row]:
+        corpus_talk = sum(totals.talk or 0.0 for totals in self.speakers.values())
+        for speaker, t in sorted(self.speakers.items()):
+            by_seconds = t.timed == t.meetings
+            seconds, words, meeting = max(t.longest, key=lambda item: (item[0] or 0.0) if by_seconds else item[1])
+            yield (speaker, t.meetings, t.timed, _round(t.talk, 3),
+                   round(t.talk / corpus_talk, 4) if t.talk is not None and corpus_talk else None,
+                   t.turns, t.words, round(t.words / t.turns, 2) if t.turns else None, t.questions,
+                   _round(seconds, 3), words, meeting, t.overlaps, _round(t.overlap_s, 3), t.made, t.received,
+                   _timing_note(t.timed, t.meetings))
+
+
+def _timing_note(timed: int, meetings: int) -> str:
+    if timed == meetings:
+        return ""
+    if timed == 0:
+        return "no timestamps: talk time, overlaps and interruptions not measured; longest monologue by words"
+    return (f"talk time, overlaps and interruptions from the {timed} of {meetings} meetings with timestamps; "
+            f"longest monologue by words")
+
+
+_BUILDERS = {"segments": _segment_rows, "terms": _term_rows, "documents": _document_rows, "speakers": _speaker_rows,
+             "speaker_stats_by_meeting": _speaker_stats_rows}

@@ -6,7 +6,7 @@ left running, and hands finished ones with a `callback_url` to `CallbackSender`.
 """
 from .callbacks import CallbackSender, backoff_delay
 from .events import JobEvents, Subscription
-from .runner import JobRunner, owner_is_dead
+from .runner import JOB_WORK, ExecutorSource, JobRunner, owner_is_dead
 from .settings import JobSettings
 from .spec import JobRequest, JobSpec, parse_job_request, plan_job
 from .store import ACTIVE_STATES, FINAL_STATES, Job, JobStore, JobStoreError
@@ -17,6 +17,8 @@ STORE_FILE = "jobs.sqlite3"
 
 __all__ = [
     "ACTIVE_STATES",
+    "ExecutorSource",
+    "JOB_WORK",
     "FINAL_STATES",
     "STORE_FILE",
     "CallbackSender",

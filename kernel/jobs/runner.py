@@ -17,6 +17,12 @@ whole job back to the queue for a later attempt, up to `max_attempts`.
 Cancel marks the job cancelled in the store and cancels its task; the
 kernel then sends `$/cancel` to the plugin. A graceful stop cancels running
 jobs the same way but re-queues them, without counting the attempt.
+
+Where the documents run is the runner's `executor` source: by default the
+kernel's own plugin processes (`LocalExecutor`); the server passes its Dask
+cluster's (`server/cluster.py`) when it runs with `--cluster`. A cluster
+that is unreachable raises `ClusterUnavailable`, a 503, so the job waits in
+the queue like one whose plugin is unavailable.
 """
 from __future__ import annotations
 
@@ -26,14 +32,14 @@ import os
 import socket
 import time
 import uuid
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import msgspec
 import psutil
 
 from qualia.plugin_sdk import protocol as p
 
-from ..corpus.executor import LocalExecutor
+from ..corpus.executor import Executor, LocalExecutor
 from ..corpus.work import SourceOutcome, WorkItem, WorkOptions
 from ..errors import Conflict, QualiaError, Unavailable, UnknownJob
 from .callbacks import CallbackSender
@@ -43,7 +49,7 @@ from .spec import JobSpec, plan_job
 from .store import Job, JobStore, JobStoreError
 from .view import encode, error_body
 
-__all__ = ["JobRunner", "owner_is_dead"]
+__all__ = ["JOB_WORK", "ExecutorSource", "JobRunner", "owner_is_dead"]
 
 log = logging.getLogger("qualia.jobs")
 
@@ -57,6 +63,9 @@ _STEPS = msgspec.json.Decoder(_Steps)
 
 # Jobs answer from the result cache, keep figures in their JSON, and retry later when a plugin is unavailable.
 JOB_WORK = WorkOptions(use_cache=True, figures_inline=True, raise_unavailable=True)
+
+ExecutorSource = Callable[[], Awaitable[Executor]]
+"""Gives the executor a job's documents run on (made with JOB_WORK); raises Unavailable when there is none now."""
 
 
 def _this_process() -> tuple[str, int, float]:
@@ -85,8 +94,10 @@ def owner_is_dead(owner: str) -> bool:
 
 
 class JobRunner:
-    def __init__(self, kernel: Any, store: JobStore, settings: JobSettings | None = None) -> None:
+    def __init__(self, kernel: Any, store: JobStore, settings: JobSettings | None = None, *,
+                 executor: ExecutorSource | None = None) -> None:
         self.kernel = kernel
+        self._executor = executor or self._local_executor
         self.store = store
         self.settings = settings or JobSettings.from_env()
         host, pid, started = _this_process()
@@ -96,6 +107,7 @@ class JobRunner:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancelled: set[str] = set()  # cancelled on purpose (not by a stop)
         self._live: dict[str, dict[str, Any]] = {}  # job id -> the latest plugin progress
+        self._where: dict[str, str] = {}  # running job id -> where its documents run ("local" or the cluster)
         self._slots = asyncio.Semaphore(self.settings.workers)
         self._wake = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
@@ -256,8 +268,8 @@ class JobRunner:
             done = self.store.done_indexes(job.id)
             items = (WorkItem(key=str(index), document=document, request_id=f"{job.id}/{index}")
                      for index, document in enumerate(spec.documents) if index not in done)
-            executor = LocalExecutor(self.kernel, workers=self.kernel.settings.plugin_concurrency or 1,
-                                     options=JOB_WORK)
+            executor = await self._executor()
+            self._where[job.id] = getattr(executor, "where", "") or "local"
 
             def relay(key: str, step: str, note: p.ProgressParams) -> None:
                 index = int(key)
@@ -288,11 +300,19 @@ class JobRunner:
                                       "details": {}})
         finally:
             self._live.pop(job.id, None)
+            self._where.pop(job.id, None)
             self.events.notify(job.id)
+
+    async def _local_executor(self) -> Executor:
+        return LocalExecutor(self.kernel, workers=self.kernel.settings.plugin_concurrency or 1, options=JOB_WORK)
 
     def live_progress(self, job_id: str) -> dict[str, Any] | None:
         """The latest `$/progress` of a plugin working on this job (document, step, done, total), or None."""
         return self._live.get(job_id)
+
+    def running_on(self, job_id: str) -> str | None:
+        """Where a running job's documents run: "local", or the address of the Dask scheduler."""
+        return self._where.get(job_id)
 
     @staticmethod
     def _outcome(spec: JobSpec, index: int, source: SourceOutcome) -> tuple[bool, bytes]:

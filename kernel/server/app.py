@@ -17,6 +17,7 @@ from .. import entry_points
 from ..errors import InvalidSetting
 from ..kernel import Kernel
 from ..settings import Settings
+from .cluster import setup_cluster
 from .errors import error_middleware
 from .jobs_routes import setup_jobs
 from .logs import echo_request_id, request_id_middleware, server_log
@@ -41,7 +42,8 @@ def create_app(kernel: Kernel | None = None, *, settings: ServerSettings | None 
 
     `kernel` defaults to a new Kernel over `kernel_settings` (else the environment).
     With `manage_kernel` the app starts it on startup (unless already running) and
-    stops it on cleanup, after the in-flight requests finished.
+    stops it on cleanup, after the in-flight requests finished. With the kernel's
+    `cluster` setting, jobs run on that Dask cluster (`cluster.py`).
     """
     settings = settings or ServerSettings.from_env()
     kernel = kernel or Kernel(kernel_settings)
@@ -74,6 +76,10 @@ def create_app(kernel: Kernel | None = None, *, settings: ServerSettings | None 
     app.on_shutdown.append(_mark_stopping)
     if manage_kernel:
         app.cleanup_ctx.append(_kernel_lifecycle)
+    cluster = kernel.settings.cluster
+    if cluster:  # jobs on a Dask cluster, opened after the kernel starts and closed before it stops
+        origin = kernel.settings.origin("cluster")
+        setup_cluster(app, cluster, origin=str(origin) if origin.source != "default" else "")
     return app
 
 

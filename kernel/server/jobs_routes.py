@@ -190,7 +190,8 @@ def describe(doc: Any) -> None:
             request=JobRequest, responses={202: JobAccepted, 200: JobAccepted}, errors=(400, 413, 415, 422, 503))
     doc.add("get", "/jobs/{job_id}/export", "exportJob", tag="jobs", summary="Export a finished job",
             description="Query `format`: `csv` or `parquet` (a ZIP, one file per table: segments, terms, "
-                        "documents, speakers), `xlsx` (one sheet per table) or `qdpx` (a REFI-QDA project). "
+                        "documents, speakers, speaker_stats_by_meeting, speaker_stats), `xlsx` (one sheet per "
+                        "table) or `qdpx` (a REFI-QDA project). "
                         "409 while the job is queued or running.",
             responses={200: {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
             errors=(404, 409, 422, 503))

@@ -19,6 +19,7 @@ from aiohttp import web
 from ..errors import Unavailable
 from ..jobs import STORE_FILE, Job, JobRunner, JobSettings, JobSpec, JobStore, JobStoreError
 from ..jobs.view import JobLinks
+from .cluster import CLUSTER
 from .schemas import json_response
 
 __all__ = ["JOBS", "JobAccepted", "JobService", "accepted"]
@@ -58,7 +59,8 @@ class JobService:
             self.problem = str(exc)
             log.error("durable jobs and webhooks are off: %s", exc)
             return
-        runner = JobRunner(kernel, self.store, self.settings)
+        cluster = app.get(CLUSTER)
+        runner = JobRunner(kernel, self.store, self.settings, executor=cluster.job_executor if cluster else None)
         try:
             await runner.start()
         except JobStoreError as exc:  # recovering or pruning failed: the file is unusable
@@ -67,7 +69,8 @@ class JobService:
             await runner.stop()
             return
         self.runner = runner
-        log.info("job runner started: %d worker(s), store %s", self.settings.workers, path)
+        log.info("job runner started: %d worker(s), store %s, documents run %s", self.settings.workers, path,
+                 f"on the Dask cluster {cluster.cluster}" if cluster else "here")
 
     async def on_shutdown(self, app: web.Application) -> None:
         if self.runner is not None:
@@ -86,8 +89,12 @@ JOBS = web.AppKey("qualia_jobs", JobService)
 
 def accepted(request: web.Request, spec: JobSpec, *, source: str, delivery_id: str | None,
              callback_url: str | None) -> web.Response:
-    """Queue the job: 202 with its id (200 flagged `duplicate` for a delivery seen before), Location: /jobs/{id}."""
+    """Queue the job: 202 with its id (200 flagged `duplicate` for a delivery seen before), Location: /jobs/{id}.
+    503 naming the cluster when jobs run on a Dask cluster that cannot be reached now."""
     runner = request.app[JOBS].get_runner()
+    cluster = request.app.get(CLUSTER)
+    if cluster is not None:
+        cluster.check()
     job, created = runner.submit(spec, source=source, delivery_id=delivery_id, callback_url=callback_url)
     return accepted_response(job, duplicate=not created)
 

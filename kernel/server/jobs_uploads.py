@@ -5,7 +5,8 @@ optional `callback_url` and `delivery_id`, and any number of file parts
 named `file` (or `files`). Each file is read by the corpus engine's reader,
 as `qualia batch` reads it; a file that cannot become a document rejects
 the request (415/422) naming the file, before anything is queued. The whole
-body counts against QUALIA_MAX_UPLOAD_BYTES as it streams.
+body counts against QUALIA_MAX_UPLOAD_BYTES as it streams, and must arrive
+within QUALIA_BODY_TIMEOUT_S (408), like every other body.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from aiohttp import web
 from ..corpus.reading import read_bytes
 from ..errors import InvalidRequest
 from ..jobs import JobRequest
-from .bodies import check_length, form_json, form_text, multipart_parts
+from .bodies import body_deadline, check_length, form_json, form_text, multipart_parts
 from .routes_analysis import safe_filename
 from .state import SETTINGS
 
@@ -32,16 +33,17 @@ async def read_job_form(request: web.Request) -> JobRequest:
     check_length(request)
     fields: dict[str, str] = {}
     documents: list[dict[str, Any]] = []
-    async for part, data in multipart_parts(request):
-        if part.name in FILE_FIELDS:
-            name = safe_filename(part.filename or "") or f"upload-{len(documents) + 1}"
-            for document in read_bytes(data, name, label=name):
-                documents.append({"document": msgspec.to_builtins(document)})
-        elif part.name in FORM_FIELDS:
-            fields[part.name] = form_text(part, data)
-        else:
-            raise InvalidRequest(f"unknown form field {part.name!r}; known: {sorted(FORM_FIELDS)} and file parts "
-                                 f"named 'file'", field=part.name or "")
+    async with body_deadline(request):
+        async for part, data in multipart_parts(request):
+            if part.name in FILE_FIELDS:
+                name = safe_filename(part.filename or "") or f"upload-{len(documents) + 1}"
+                for document in read_bytes(data, name, label=name):
+                    documents.append({"document": msgspec.to_builtins(document)})
+            elif part.name in FORM_FIELDS:
+                fields[part.name] = form_text(part, data)
+            else:
+                raise InvalidRequest(f"unknown form field {part.name!r}; known: {sorted(FORM_FIELDS)} and file "
+                                     f"parts named 'file'", field=part.name or "")
     if not documents:
         raise InvalidRequest("no file: send each document as a 'file' part of the form", field="file")
     config = form_json(fields, "config", None, max_depth=max_depth)

@@ -49,7 +49,7 @@ from typing import Any, Iterable, NamedTuple
 
 from qualia.plugin_sdk import AnalyzerPlugin, Document, InputError
 from qualia.plugin_sdk.text import tokenize
-from qualia.plugins._text.language import Detection, detect, resolve
+from qualia.plugins._text.language import Detection, adopt, detect, resolve
 
 from .scorers import Score, get_scorer
 
@@ -163,6 +163,7 @@ class SentimentAnalyzer(AnalyzerPlugin):
                 f"({thresholds.negative:g} > {thresholds.positive:g})",
                 {"key": "negative_threshold"},
             )
+        adopt(document)  # segment languages a cleaner recorded: not detected twice
         requested = config["language"]
         language, detection, source, warnings = document_language(document, requested)
         units = units_of(document)

@@ -44,6 +44,8 @@ class Resources:
     standalone_boosters: frozenset[str] = frozenset()
     # Words whose polarity the corrections removed: no other form of them is tried ("joias" is not "joia").
     neutral: frozenset[str] = frozenset()
+    # Concessive words ("apesar", "embora"): the clause they open is conceded, so it counts half.
+    concessive: frozenset[str] = frozenset()
 
 
 def read_tsv(name: str) -> dict[str, float]:
@@ -154,10 +156,12 @@ def portuguese() -> Resources:
         boosters=boosters,
         booster_phrases=phrases,
         negators=negators,
-        contrast=frozenset({"mas", "porem", "entretanto", "todavia", "contudo", "embora"}),
+        contrast=frozenset({"mas", "porem", "entretanto", "todavia", "contudo"}),
+        concessive=frozenset({"apesar", "embora"}),
+        # "não foi entregue", "não é o que pedi" are complaints: only verbs of knowing, thinking and having
+        # make a bare negator say nothing about sentiment ("não sei", "não tenho do que reclamar").
         negation_exempt=frozenset({"sei", "sabe", "sabia", "sabemos", "lembro", "lembra", "acho", "achei",
-                                   "tenho", "tem", "precisa", "preciso", "e", "era", "foi", "comentarios",
-                                   "declarar"}),
+                                   "tenho", "tem", "precisa", "preciso", "comentarios", "declarar"}),
         fold=strip_accents,
         emojis=analyzer.emojis,
         variants=portuguese_variants,

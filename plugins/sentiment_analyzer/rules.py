@@ -17,7 +17,9 @@ Steps for one text (a segment or a sentence):
    não recebi o produto", "never finds anything" count `BARE_NEGATION` (unless the next word is a verb of
    knowing or being, as in "não sei", "I don't know").
    A booster that has a valence of its own ("bem") counts it when it ends its clause ("chegou bem").
-6. Contrast: before the first "mas"/"but" half weight, after it 1.5 times.
+6. Contrast: before the first "mas"/"but" half weight, after it 1.5 times. A concessive word ("apesar",
+   "embora") halves its own clause, up to the next punctuation: "apesar de não ter um bom acabamento, é
+   bem funcional" is praise.
 7. The sum, with VADER's "!"/"?" emphasis added in its direction, is the raw score.
 """
 from __future__ import annotations
@@ -245,6 +247,14 @@ def standalone(units: list[Unit], res: Resources, negation_window: int, valences
 
 
 def contrast(units: list[Unit], res: Resources, valences: list[float]) -> None:
+    conceded = False
+    for i, unit in enumerate(units):
+        if unit.key in res.concessive:
+            conceded = True
+        if conceded:
+            valences[i] *= CONTRAST_BEFORE
+        if unit.ends_clause:
+            conceded = False
     pivot = next((i for i, unit in enumerate(units) if unit.key in res.contrast), None)
     if pivot is None:
         return

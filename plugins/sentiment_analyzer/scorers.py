@@ -13,7 +13,7 @@ from . import rules
 from .lexicon import resources
 from .model import CLAUSE, LinearModel, load_model, ngrams, rule_feature, to_polarity
 
-METHOD_VERSION = "2.1"
+METHOD_VERSION = "2.2"
 EVIDENCE_LIMIT = 8  # tokens kept per segment, largest contributions first
 
 VADER_CITATION = (
@@ -26,7 +26,8 @@ LEIA_CITATION = (
 )
 QUALIA_NOTE = (
     "Qualia Core sentiment {version}: lexicon with VADER's rules plus idioms, lexicon corrections, "
-    "inflected-form lookup, clause-bounded negation (window {window}) and bare negation (\"não funciona\")"
+    "inflected-form lookup, clause-bounded negation (window {window}), bare negation (\"não funciona\") and "
+    "concession (\"apesar\", \"embora\")"
 )
 MODEL_NOTE = "; a logistic regression over word unigrams/bigrams and the rule score, trained on {source}"
 

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from qualia.plugin_sdk import Document, InputError, Segment
 from qualia.plugin_sdk.text import detect_language, tokenize
+from qualia.plugins._text import language as segment_language
 
 from .fillers import FillerRemover
 from .formats import PARSERS, detect
@@ -127,10 +128,14 @@ def clean_document(document: Document, config: dict[str, Any]) -> Document:
         fmt=fmt, format_source=format_source, source=source.kind, language=language, parsed=parsed,
         kept=kept, dropped=dropped, merged=merged, fillers_removed=fillers_removed,
     )
+    metadata = {**without_payload(document.metadata), "quality": quality}
+    metadata.pop(segment_language.METADATA_KEY, None)  # the input's segments are not these
+    if config["detect_languages"]:
+        metadata[segment_language.METADATA_KEY] = segment_language.record([s.text for s in kept])
     return Document(
         id=document.id,
         text=render_text(kept),
         language=language if document.language == "auto" else document.language,
-        metadata={**without_payload(document.metadata), "quality": quality},
+        metadata=metadata,
         segments=[Segment(text=s.text, speaker=s.speaker, start=s.start, end=s.end) for s in kept],
     )

@@ -26,7 +26,7 @@ from typing import Any, Iterable
 
 from qualia.plugin_sdk import AnalyzerPlugin, Document
 from qualia.plugin_sdk.text import tokenize
-from qualia.plugins._text.language import detect, resolve
+from qualia.plugins._text.language import adopt, detect, resolve
 from qualia.plugins._text.lemmas import Lemmatizer, lemmatizer
 
 
@@ -75,6 +75,7 @@ def summary(total_tokens: int, counts: Counter[str], top_n: int) -> dict[str, An
 
 class WordFrequency(AnalyzerPlugin):
     def analyze(self, document: Document, config: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+        adopt(document)  # segment languages a cleaner recorded: not detected twice
         language = config["language"]
         per_segment = language == "auto"
         if language == "auto":

@@ -6,10 +6,11 @@ an MIT repository does not redistribute; only the review ids are kept here. With
 olist_order_reviews_dataset.csv (Kaggle, olistbr/brazilian-ecommerce):
 
     python scripts/sentiment_eval/build_pt_olist.py PATH/olist_order_reviews_dataset.csv
-    python scripts/eval_sentiment.py                 # now also reports pt_olist_test
+    python scripts/eval_sentiment.py                 # now also reports pt_olist_test and pt_olist_heldout
 
-writes scripts/sentiment_eval/pt_olist_test.tsv (held out: never used to tune the analyzer) and
-tuning/pt_olist_tune.tsv (the slice read while choosing lexicon entries), as "text<TAB>stars".
+writes, as "text<TAB>stars", one file per ids list in this folder: pt_olist_test.tsv and pt_olist_heldout.tsv
+(held out: never used to tune the analyzer) and tuning/pt_olist_tune.tsv, tuning/pt_olist_tune2.tsv (the
+slices read while choosing lexicon entries; under tuning/ so the default run does not report them).
 The comment message is used (not the title), with whitespace collapsed.
 """
 from __future__ import annotations
@@ -20,7 +21,12 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SETS = {"pt_olist_test": HERE / "pt_olist_test.tsv", "pt_olist_tune": HERE / "tuning" / "pt_olist_tune.tsv"}
+SETS = {
+    "pt_olist_test": HERE / "pt_olist_test.tsv",
+    "pt_olist_heldout": HERE / "pt_olist_heldout.tsv",
+    "pt_olist_tune": HERE / "tuning" / "pt_olist_tune.tsv",
+    "pt_olist_tune2": HERE / "tuning" / "pt_olist_tune2.tsv",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from qualia.kernel.corpus import TABLES
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 QUALIA = BIN / "qualia"
@@ -85,7 +87,7 @@ def test_a_researcher_runs_the_example_folder_then_exports_csv(tmp_path: Path, s
     assert done.group(1) == done.group(2) == str(len(examples))
     term.answer("What would you like to do", "e", ENTER)
     term.answer("Export as", "c", ENTER)  # CSV
-    term.wait_for(r"Exported csv: 4 file\(s\)")
+    term.wait_for(rf"Exported csv: {len(TABLES)} file\(s\)")  # one per table
     term.answer("What would you like to do", "q", ENTER)
     assert term.finish() == 0
 
@@ -98,7 +100,7 @@ def test_a_researcher_runs_the_example_folder_then_exports_csv(tmp_path: Path, s
         assert figures == ["frequency_chart.html", "result.json", "sentiment_viz.svg", "wordcloud_viz.png"], name
     assert (out / "index.html").is_file()
     tables = out / "export" / "csv"
-    assert sorted(p.name for p in tables.iterdir()) == ["documents.csv", "segments.csv", "speakers.csv", "terms.csv"]
+    assert sorted(p.name for p in tables.iterdir()) == sorted(f"{table}.csv" for table in TABLES)
     with (tables / "documents.csv").open(encoding="utf-8", newline="") as handle:
         documents = list(csv.DictReader(handle))
     assert len(documents) == len(examples)

@@ -213,11 +213,53 @@ def test_every_setting_is_a_key_of_the_project_file_and_every_key_a_setting() ->
     from qualia.kernel.project import ProjectFile, known_keys
     keys = {source.key for source in SOURCES if source.key}
     assert all(source.env for source in SOURCES if not source.key)  # a setting has at least one door
-    in_file = {f"{section}.{key}" for section in ("project", "kernel") for key in known_keys([section])}
+    in_file = {f"{section}.{key}" for section in ("project", "kernel", "batch") for key in known_keys([section])}
     assert keys == in_file | {"aliases", "plugins"}
-    assert set(known_keys([])) == {"project", "kernel", "aliases", "plugins"}
+    assert set(known_keys([])) == {"project", "kernel", "batch", "aliases", "plugins"}
     assert LAYERED <= set(Settings.__struct_fields__)
-    assert {field for field in ProjectFile.__struct_fields__} == {"project", "kernel", "aliases", "plugins"}
+    assert {field for field in ProjectFile.__struct_fields__} == {"project", "kernel", "batch", "aliases", "plugins"}
+
+
+# ---- the Dask cluster: [batch] cluster < QUALIA_DASK_SCHEDULER < --cluster ---------------------------------
+
+def test_the_cluster_is_a_layered_setting_with_its_origin(project: Path) -> None:
+    toml = project / PROJECT_FILE
+    toml.write_text(PROJECT_TOML + '\n[batch]\ncluster = "tcp://10.0.0.5:8786"\n', encoding="utf-8")
+    assert load_settings(env={}, search=False).cluster is None
+    from_file = load_settings(env={}, cwd=project)
+    assert from_file.cluster == "tcp://10.0.0.5:8786"
+    assert from_file.origin("cluster") == Origin("file", f"{toml}:19")
+    from_env = load_settings(env={"QUALIA_DASK_SCHEDULER": " local:2 "}, cwd=project)
+    assert from_env.cluster == "local:2" and str(from_env.origin("cluster")) == "env QUALIA_DASK_SCHEDULER"
+    from_flag = load_settings(env={"QUALIA_DASK_SCHEDULER": "local:2"}, cwd=project,
+                              flags={"cluster": "tls://scheduler:8786"})
+    assert from_flag.cluster == "tls://scheduler:8786" and str(from_flag.origin("cluster")) == "flag --cluster"
+
+
+@pytest.mark.parametrize("value", ["somewhere", "local:0", "local:", "tcp://", "http://host:8786", "local:2 x"])
+def test_a_cluster_that_is_not_local_n_or_a_scheduler_address_is_refused_at_every_door(project: Path,
+                                                                                       value: str) -> None:
+    said = ("expected local:N (N worker processes here, at least 1 worker) or the address of a Dask scheduler, "
+            "tcp://HOST:PORT")
+    with pytest.raises(InvalidSetting) as caught:
+        load_settings(env={"QUALIA_DASK_SCHEDULER": value}, search=False)
+    assert caught.value.message == f"environment variable QUALIA_DASK_SCHEDULER={value!r}: {said}"
+    with pytest.raises(InvalidSetting) as caught:
+        load_settings(env={}, search=False, flags={"cluster": value})
+    assert caught.value.message == f"--cluster {value}: {said}"
+    toml = project / PROJECT_FILE
+    toml.write_text(PROJECT_TOML + f'\n[batch]\ncluster = "{value}"\n', encoding="utf-8")
+    with pytest.raises(ProjectFileError) as caught:
+        load_settings(env={}, cwd=project)
+    assert caught.value.message == f"{toml}:19: batch.cluster: {said}"
+
+
+def test_a_misspelt_batch_key_is_caught_like_any_other(project: Path) -> None:
+    toml = project / PROJECT_FILE
+    toml.write_text(PROJECT_TOML + '\n[batch]\nclusters = "local:2"\n', encoding="utf-8")
+    with pytest.raises(ProjectFileError) as caught:
+        load_settings(env={}, cwd=project)
+    assert caught.value.message == f"{toml}:19: unknown key 'batch.clusters'; did you mean 'batch.cluster'?"
 
 
 def _manifest(plugin_id: str = "counter", **parameters: Parameter) -> Manifest:

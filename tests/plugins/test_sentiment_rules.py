@@ -18,7 +18,7 @@ def test_bem_ending_its_clause_is_praise() -> None:
 
 
 def test_bem_before_a_word_only_intensifies() -> None:
-    assert raw("Chegou bem embalado").total == 0  # "embalado" carries nothing, so neither does "bem"
+    assert raw("Chegou bem grande").total == 0  # "grande" carries nothing, so neither does "bem"
     assert raw("bem ruim").total < raw("ruim").total < 0
 
 

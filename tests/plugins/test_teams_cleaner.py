@@ -520,6 +520,23 @@ def test_language_is_set_only_when_auto() -> None:
     assert run("Ana: oi").language == "auto"  # too little to tell
 
 
+def test_each_kept_segment_s_language_is_recorded_for_the_analyzers() -> None:
+    """One detection per segment, in the segments' order, for word_frequency and sentiment to reuse."""
+    cleaned = run("Ana: o produto chegou quebrado e ninguém respondeu\nTom: the app keeps crashing on login\n"
+                  "Ana: 12:30")
+    assert [s.text for s in cleaned.segments] == ["o produto chegou quebrado e ninguém respondeu",
+                                                  "the app keeps crashing on login", "12:30"]
+    recorded = cleaned.metadata["segment_languages"]
+    assert [pair[0] for pair in recorded] == ["pt", "en", "und"]
+    assert all(0.5 <= pair[1] <= 1 for pair in recorded[:2]) and recorded[2][1] == 0.0
+
+
+def test_recording_segment_languages_can_be_turned_off_and_a_stale_record_never_survives() -> None:
+    stale = Document(text="Ana: bom dia\nTom: hello", metadata={"segment_languages": [["en", 1.0]]})
+    assert "segment_languages" not in run(stale, detect_languages=False).metadata
+    assert [pair[0] for pair in run(stale).metadata["segment_languages"]][:1] == ["pt"]
+
+
 # ---- never crash -------------------------------------------------------------------------------
 
 FORMAT_LINES = [

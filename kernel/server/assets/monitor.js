@@ -93,6 +93,7 @@
     addPoint(s.point);
     renderFigures(s);
     renderPlugins(s.plugins);
+    renderJobs(s.jobs);
     drawCharts();
   }
 
@@ -178,15 +179,18 @@
     return td;
   }
 
+  // The one row a table shows when it has nothing to list.
+  function emptyRow(text, columns) {
+    const row = document.createElement("tr");
+    row.className = "empty";
+    cell(row, text).colSpan = columns;
+    return row;
+  }
+
   function renderPlugins(plugins) {
     const body = document.querySelector("#plugins tbody");
     const rows = document.createDocumentFragment();
-    if (!plugins.length) {
-      const row = document.createElement("tr");
-      row.className = "empty";
-      cell(row, "no plugins discovered").colSpan = 8;
-      rows.append(row);
-    }
+    if (!plugins.length) rows.append(emptyRow("no plugins discovered", 8));
     plugins.forEach((p) => {
       const row = document.createElement("tr");
       row.dataset.plugin = p.id;
@@ -235,6 +239,74 @@
       cell(row, num(p.calls, 0), "num");
       cell(row, num(p.failures, 0), "num");
       cell(row, p.last_error || "", "last-error");
+      rows.append(row);
+    });
+    body.replaceChildren(rows);
+  }
+
+  // ---- jobs: where they run, and each one's documents done -----------------------------
+
+  function renderExecutor(x) {
+    const el = $("executor");
+    el.replaceChildren();
+    el.dataset.kind = x ? x.kind : "";
+    el.dataset.state = x ? x.state : "";
+    if (!x) { el.textContent = "–"; return; }
+    if (x.kind === "local") {
+      el.textContent = "Jobs run here: " + x.workers + " process" + (x.workers === 1 ? "" : "es") + " per plugin";
+      return;
+    }
+    let text = "Jobs run on the Dask cluster " + x.address + ": ";
+    if (x.state === "ready") {
+      text += x.workers + " worker" + (x.workers === 1 ? "" : "s") + " (a Qualia kernel each), " + x.slots +
+              " documents at a time";
+    } else {
+      text += x.state + (x.problem ? " (" + x.problem + ")" : "");
+    }
+    el.append(document.createTextNode(text));
+    if (x.dashboard) {
+      const link = document.createElement("a");
+      link.href = x.dashboard;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      link.textContent = "Dask dashboard";
+      el.append(document.createTextNode(" · "), link);
+    }
+  }
+
+  function renderJobs(j) {
+    renderExecutor(j.executor);
+    const body = document.querySelector("#jobs tbody");
+    const rows = document.createDocumentFragment();
+    const jobs = j.available ? (j.jobs || []) : [];
+    if (!jobs.length) rows.append(emptyRow(j.available ? "no jobs yet" : "jobs are unavailable: " + (j.problem || ""), 5));
+    jobs.forEach((job) => {
+      const row = document.createElement("tr");
+      row.dataset.job = job.id;
+      row.dataset.state = job.state;
+      const name = cell(row);
+      const target = document.createElement("span");
+      target.className = "job-target";
+      target.textContent = job.target + " (" + job.kind + ")";
+      const id = document.createElement("span");
+      id.className = "job-id";
+      id.textContent = job.id;
+      name.append(target, id);
+      cell(row, job.state + (job.attempts > 1 ? " · attempt " + job.attempts : ""), "job-state job-state-" + job.state);
+      const docs = cell(row, undefined, "documents");
+      const bar = document.createElement("span");
+      bar.className = "progress";
+      const fill = document.createElement("span");
+      fill.style.width = (job.total ? Math.round(100 * job.done / job.total) : 0) + "%";
+      bar.append(fill);
+      const text = document.createElement("span");
+      text.className = "progress-text";
+      text.textContent = job.done + " / " + job.total + " done" + (job.failed ? " · " + job.failed + " failed" : "");
+      docs.append(bar, text);
+      const s = job.step;
+      cell(row, s ? (s.document_id || "#" + s.index) + " · " + s.step + " " + s.done +
+                    (s.total === null ? "" : " / " + s.total) : "", "step");
+      cell(row, job.executor || "", "runs-on");
       rows.append(row);
     });
     body.replaceChildren(rows);

@@ -5,7 +5,8 @@ Three modules, one job each:
 - `snapshot`: `Probe.take()` gathers one `Snapshot`: request rates, errors and
   latency percentiles from `RequestStats`, each plugin's supervisor status with
   RSS and CPU of its processes (psutil), the kernel's and the machine's CPU
-  and memory, jobs by state, cache counters.
+  and memory, jobs by state with each recent job's progress and where jobs
+  run (here, or the Dask cluster of `serve --cluster`), cache counters.
 - `hub`: `MonitorHub` runs one producer task that takes a snapshot every
   `interval_s`, encodes it once as SSE and hands the same bytes to every
   connected client; the producer runs only while someone listens. On app

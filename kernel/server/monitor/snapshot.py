@@ -13,13 +13,16 @@ from aiohttp import web
 from ... import __version__
 from ...breaker import BreakerSnapshot, BreakerState
 from ...errors import CacheError, JobStoreError
+from ..cluster import CLUSTER, ExecutorView
 from ..jobs_service import JOBS
 from ..state import KERNEL, STATE
 from ..stats import REQUEST_STATS, RequestStats, percentile
 
-__all__ = ["JOB_STATES", "MonitorSettings", "Point", "Probe", "ProcessSampler", "Snapshot"]
+__all__ = ["JOB_STATES", "JobProgressView", "MonitorSettings", "Point", "Probe", "ProcessSampler", "Snapshot"]
 
 ROLLING_S = 60.0  # "per minute" figures cover this much history
+RECENT_JOBS = 10  # finished jobs listed after the running and queued ones
+ACTIVE_JOBS = 50  # running or queued jobs listed at most
 _TROUBLED = (BreakerState.OPEN, BreakerState.HALF_OPEN)
 
 
@@ -97,6 +100,31 @@ class SystemView(msgspec.Struct, kw_only=True):
     load_1m: float | None
 
 
+class StepView(msgspec.Struct, kw_only=True):
+    """A plugin's latest `$/progress` on one of the job's documents."""
+
+    index: int
+    document_id: str
+    step: str
+    done: int
+    total: int | None
+
+
+class JobProgressView(msgspec.Struct, kw_only=True):
+    id: str
+    kind: str  # pipeline | plugin
+    target: str
+    state: str
+    done: int  # documents finished, failed ones included
+    total: int
+    failed: int
+    attempts: int
+    started: float | None  # Unix time
+    finished: float | None
+    step: StepView | None = None  # while it runs, when a plugin reports progress
+    executor: str | None = None  # while it runs: "local", or the Dask scheduler's address
+
+
 class JobsView(msgspec.Struct, kw_only=True):
     available: bool
     queued: int = 0
@@ -105,6 +133,8 @@ class JobsView(msgspec.Struct, kw_only=True):
     failed: int = 0
     cancelled: int = 0
     problem: str | None = None
+    executor: ExecutorView | None = None  # where jobs run
+    jobs: list[JobProgressView] = []  # running and queued ones first, then the latest finished
 
 
 class CacheView(msgspec.Struct, kw_only=True):
@@ -258,15 +288,40 @@ class Probe:
 
     def _jobs(self) -> JobsView:
         service = self.app.get(JOBS)
+        executor = self._executor()
         store = service.store if service is not None else None
         if store is None:
             problem = service.problem if service is not None else "durable jobs are not set up"
-            return JobsView(available=False, problem=problem)
+            return JobsView(available=False, problem=problem, executor=executor)
         try:
             counts = store.count_by_state()
+            active = store.recent(ACTIVE_JOBS, "running") + store.recent(ACTIVE_JOBS, "queued")
+            seen = {job.id for job in active}
+            finished = [job for job in store.recent(RECENT_JOBS + len(active)) if job.id not in seen]
         except JobStoreError as exc:
-            return JobsView(available=False, problem=str(exc))
-        return JobsView(available=True, **{state: counts.get(state, 0) for state in JOB_STATES})
+            return JobsView(available=False, problem=str(exc), executor=executor)
+        runner = service.runner if service is not None else None
+        jobs = [self._job(job, runner) for job in active[:ACTIVE_JOBS] + finished[:RECENT_JOBS]]
+        return JobsView(available=True, executor=executor, jobs=jobs,
+                        **{state: counts.get(state, 0) for state in JOB_STATES})
+
+    @staticmethod
+    def _job(job: Any, runner: Any) -> JobProgressView:
+        live = runner.live_progress(job.id) if runner is not None and job.state == "running" else None
+        step = None if live is None else StepView(index=live["index"], document_id=live["document_id"],
+                                                  step=live["step"], done=live["done"], total=live["total"])
+        return JobProgressView(id=job.id, kind=job.kind, target=job.target, state=job.state, done=job.done,
+                               total=job.total, failed=job.failed, attempts=job.attempts, started=job.started,
+                               finished=job.finished, step=step,
+                               executor=runner.running_on(job.id) if runner is not None else None)
+
+    def _executor(self) -> ExecutorView:
+        cluster = self.app.get(CLUSTER)
+        if cluster is not None:
+            return cluster.view()
+        kernel = self.app[KERNEL]
+        return ExecutorView(kind="local", state="ready" if kernel.running else "unavailable",
+                            workers=kernel.settings.plugin_concurrency or 1)
 
     @staticmethod
     def _cache(kernel: Any) -> CacheView:

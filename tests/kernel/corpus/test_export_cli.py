@@ -78,7 +78,8 @@ def test_xlsx_has_one_sheet_per_table_with_the_same_rows_as_csv(batch_out, tmp_p
     done = run_qualia(tmp, "export", str(out), "--format", "xlsx", "-o", str(target))
     assert done.returncode == 0, done.stderr
     book = openpyxl.load_workbook(target, read_only=True)
-    assert book.sheetnames == ["segments", "terms", "documents", "speakers"]
+    assert book.sheetnames == ["segments", "terms", "documents", "speakers", "speaker_stats_by_meeting",
+                               "speaker_stats"]
     rows = list(book["terms"].iter_rows(values_only=True))
     assert rows[0] == ("document", "speaker", "term", "count", "relative")
     run_qualia(tmp, "export", str(out), "--format", "csv", "-o", str(tmp_path / "csv"))

@@ -222,6 +222,30 @@ async def test_a_body_that_stops_arriving_is_408(serve, plugin_dir):
     assert error["code"] == "request_timeout" and "QUALIA_BODY_TIMEOUT_S" in error["message"]
 
 
+@pytest.mark.parametrize("path", ["/jobs", "/analyze/echo/file"])
+async def test_a_multipart_upload_that_stops_arriving_is_408_and_queues_nothing(serve, plugin_dir, path):
+    """Streamed forms (many files to a job, one file to a plugin) keep the same body deadline."""
+    from .test_webhooks import configure
+
+    problem_plugin(plugin_dir, "echo", "ok")
+    served = await serve(server={"body_timeout_s": 0.4},
+                         setup=configure(JobSettings(poll_s=0.1, lease_s=3.0, retention_days=0)))
+    boundary = "qualiaBoundary"
+    first_part = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"plugin\"\r\n\r\necho\r\n"
+                  f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n"
+                  f"Content-Type: text/plain\r\n\r\nthe first words of a file that never ends").encode()
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: {len(first_part) + 10_000}\r\n\r\n").encode()
+    raw = await raw_exchange(served.url, head + first_part, timeout=5)
+    status, headers, body = parse_answer(raw)
+    assert status == 408 and headers["connection"] == "close"
+    error = json.loads(body)["error"]
+    assert error["code"] == "request_timeout" and "QUALIA_BODY_TIMEOUT_S" in error["message"]
+    async with served.session.get("/jobs") as response:
+        assert (await response.json())["jobs"] == []
+
+
 def test_connection_settings_from_the_environment():
     from qualia.kernel.server import ServerSettings
 

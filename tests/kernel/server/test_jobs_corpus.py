@@ -95,7 +95,8 @@ async def test_a_finished_job_exports_csv_xlsx_and_a_valid_qdpx(serve):
         assert response.status == 200 and response.content_type == "application/zip"
         assert f"job-{job_id}.csv.zip" in response.headers["Content-Disposition"]
         archive = zipfile.ZipFile(io.BytesIO(await response.read()))
-    assert sorted(archive.namelist()) == ["documents.csv", "segments.csv", "speakers.csv", "terms.csv"]
+    assert sorted(archive.namelist()) == ["documents.csv", "segments.csv", "speaker_stats.csv",
+                                          "speaker_stats_by_meeting.csv", "speakers.csv", "terms.csv"]
     documents = list(csv.DictReader(io.StringIO(archive.read("documents.csv").decode("utf-8"))))
     assert [row["document"] for row in documents] == ["teams_pt", "zoom_en", "chat_plain_pt"]
     assert all(int(row["words"]) > 0 for row in documents)
@@ -103,7 +104,8 @@ async def test_a_finished_job_exports_csv_xlsx_and_a_valid_qdpx(serve):
     async with served.session.get(f"/jobs/{job_id}/export", params={"format": "xlsx"}) as response:
         assert response.status == 200
         book = openpyxl.load_workbook(io.BytesIO(await response.read()), read_only=True)
-    assert book.sheetnames == ["segments", "terms", "documents", "speakers"]
+    assert book.sheetnames == ["segments", "terms", "documents", "speakers", "speaker_stats_by_meeting",
+                               "speaker_stats"]
 
     async with served.session.get(f"/jobs/{job_id}/export", params={"format": "qdpx"}) as response:
         assert response.status == 200

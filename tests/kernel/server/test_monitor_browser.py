@@ -4,7 +4,7 @@ A real server on 127.0.0.1 with a real plugin folder and API keys on
 (`QUALIA_API_KEYS`): the page opened as /monitor?key=... loads from the
 server alone and passes the key on to its stream, its three Canvas charts draw, the plugin table turns a
 plugin's breaker red when crashes open it (and green again after a good
-half-open trial), and the page reconnects by itself when the server
+half-open trial), a job's row shows its documents done, and the page reconnects by itself when the server
 restarts on the same port. Screenshots land in test-artifacts/.
 
 This test never skips: without /usr/bin/chromium (`apt-get install -y
@@ -154,6 +154,18 @@ async def test_dashboard_in_chromium(serve, plugin_dir, monkeypatch):
                 kernel_cpu = await page.text_content("#kernel-cpu")
                 assert kernel_cpu and "% CPU" in kernel_cpu
                 assert await page.text_content("#jobs-queued") == "0"
+
+                # A job: its row shows the documents done, and where jobs run (here: no cluster).
+                assert (await page.text_content("#executor")).startswith("Jobs run here")
+                async with client.post("/jobs", json={"plugin": "echo", "documents": ["one", "two", "three"]}) as r:
+                    assert r.status == 202
+                    job_id = (await r.json())["job_id"]
+                await page.wait_for_selector(f'tr[data-job="{job_id}"][data-state="succeeded"]', timeout=15_000)
+                row = await page.text_content(f'tr[data-job="{job_id}"]')
+                assert "3 / 3 done" in row and "echo (plugin)" in row and job_id in row, row
+                width = await page.evaluate(
+                    "(id) => document.querySelector(`tr[data-job=\"${id}\"] .progress span`).style.width", job_id)
+                assert width == "100%"
 
                 # The breaker: crash the plugin until it opens; the row turns red.
                 assert (await breaker_badge(page, "echo"))["background"] == CLOSED_BG
