@@ -3,12 +3,13 @@
 The engine is `qualia.kernel.corpus.watcher.watch_folder`; results are the
 same as `qualia batch DIR` would give. SIGINT (Ctrl-C) and SIGTERM stop it
 cleanly: the current round is cancelled, plugins stop, the index stays whole.
+`--cluster` (or QUALIA_DASK_SCHEDULER) runs each round on Dask, as `qualia
+batch --cluster` does; the cluster closes after the watch.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from ..corpus.executor import DASK_INSTALL
 from ..corpus.watcher import watch_folder
 from ..errors import UsageError
 from ..settings import Settings
-from .batch import CLUSTER_VARIABLE, print_cluster, quiet_dask
+from .batch import print_cluster, quiet_dask
 from .command import Command, Subcommands
 from .pipelines import pipeline_path
 from .progress import PlainBatchDisplay, print_summary
@@ -48,7 +49,7 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
                        help="a file is read once the folder has been quiet this long (default 500)")
     watch.add_argument("--cluster", metavar="local:N|tcp://HOST:PORT",
                        help="process the files on a Dask cluster, one Qualia kernel per worker, as `qualia batch "
-                            f"--cluster` does (env {CLUSTER_VARIABLE}; needs {DASK_INSTALL})")
+                            f"--cluster` does (env QUALIA_DASK_SCHEDULER, qualia.toml [batch] cluster; needs {DASK_INSTALL})")
     return watch
 
 
@@ -82,14 +83,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"{args.folder}: not a folder")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
-    cluster = args.cluster or os.environ.get(CLUSTER_VARIABLE) or None
-    if cluster:
-        if args.workers is not None:
-            raise UsageError("--workers sizes the local executor; on a cluster the workers are the cluster's "
-                             "(--cluster local:N)")
-        from ..corpus.dask_executor import parse_cluster
-
-        parse_cluster(cluster)  # a bad value is a usage error before anything starts
+    cluster = settings.cluster  # --cluster < QUALIA_DASK_SCHEDULER < [batch] cluster, as for qualia batch
+    if cluster and args.workers is not None:
+        raise UsageError(f"--workers sizes the local executor, but this watch runs on the Dask cluster {cluster} "
+                         f"({settings.origin('cluster')}); on a cluster the workers are the cluster's "
+                         f"(--cluster local:N)")
     display = WatchDisplay(sys.stdout, verbose=args.verbose)
 
     async def watch(executor: Any = None) -> None:
