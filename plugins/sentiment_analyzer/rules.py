@@ -108,11 +108,11 @@ def lookup(token: Token, res: Resources) -> float | None:
     return None
 
 
-def units_of(tokens: list[Token], res: Resources, lengths: tuple[int, ...]) -> list[Unit]:
+def units_of(tokens: list[Token], res: Resources, starts: dict[str, tuple[int, ...]]) -> list[Unit]:
     units: list[Unit] = []
     i = 0
     while i < len(tokens):
-        for length in lengths:
+        for length in starts.get(tokens[i].key, ()):
             window = tokens[i:i + length]
             if len(window) == length and not any(t.ends_clause for t in window[:-1]):
                 value = res.idioms.get(tuple(t.key for t in window))
@@ -148,8 +148,7 @@ def score(text: str, res: Resources, negation_window: int) -> Raw:
     tokens = tokenize(text, res)
     if not tokens:
         return Raw(0.0, [], 0)
-    lengths = idiom_lengths(res)
-    units = units_of(tokens, res, lengths)
+    units = units_of(tokens, res, idiom_starts(res))
     capitals = sum(unit.caps for unit in units)
     caps_differ = 0 < capitals < len(units)
     reach = max(BOOSTER_REACH, negation_window)
@@ -272,14 +271,19 @@ def punctuation_emphasis(text: str) -> float:
     return exclamations + (0.0 if questions <= 1 else questions * 0.18 if questions <= 3 else 0.96)
 
 
-_LENGTHS: dict[int, tuple[int, ...]] = {}
+_STARTS: dict[int, dict[str, tuple[int, ...]]] = {}
 
 
-def idiom_lengths(res: Resources) -> tuple[int, ...]:
-    lengths = _LENGTHS.get(id(res))
-    if lengths is None:
-        lengths = _LENGTHS[id(res)] = tuple(sorted({len(key) for key in res.idioms}, reverse=True))
-    return lengths
+def idiom_starts(res: Resources) -> dict[str, tuple[int, ...]]:
+    """For each word that begins an idiom, the lengths of its idioms, longest first: most words begin
+    none, so most tokens skip the idiom windows altogether (the longest match still wins)."""
+    starts = _STARTS.get(id(res))
+    if starts is None:
+        lengths: dict[str, set[int]] = {}
+        for key in res.idioms:
+            lengths.setdefault(key[0], set()).add(len(key))
+        starts = _STARTS[id(res)] = {word: tuple(sorted(found, reverse=True)) for word, found in lengths.items()}
+    return starts
 
 
 def squash(total: float) -> float:

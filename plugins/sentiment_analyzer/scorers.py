@@ -76,7 +76,9 @@ class Scorer:
             for token, contribution in raw.evidence:
                 evidence[token] = evidence.get(token, 0.0) + contribution * scale
             z += model.rule_weight * feature
-        for gram in set(ngrams(model_words(text, self))):
+        # Each n-gram once, in text order: a set's order changes with each process's hash seed, and so
+        # would the sum's last digits and the order of tied evidence.
+        for gram in dict.fromkeys(ngrams(model_words(text, self))):
             weight = model.weights.get(gram)
             if weight is not None:
                 z += weight

@@ -1,6 +1,7 @@
 """The sentiment_analyzer plugin, driven through the wire encoding (PluginHarness) and as a real process."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -349,8 +350,21 @@ def test_runs_as_a_real_process_over_stdio() -> None:
         {"document": {"text": "Não gostei do código."}, "config": {}},
         {"document": {"text": "x"}, "config": {"window": 0}}])
     assert [a["id"] for a in answers] == [1, 2, 3, 4]
-    assert answers[0]["result"] == {"protocol": "qualia/1", "id": "sentiment_analyzer", "version": "2.2.0"}
+    assert answers[0]["result"] == {"protocol": "qualia/1", "id": "sentiment_analyzer", "version": "2.2.1"}
     result = answers[1]["result"]["result"]
     assert result["language"] == "pt" and result["document"]["label"] == "negative"
     assert result["segments"][0]["text"] == "Não gostei do código."
     assert answers[2]["error"]["code"] == -32602
+
+
+def test_scores_and_evidence_do_not_depend_on_the_process_hash_seed() -> None:
+    """Results are cached and compared byte for byte across processes (batch workers, Dask workers)."""
+    code = ("import json, sys\n"
+            "from qualia.plugins.sentiment_analyzer.scorers import get_scorer\n"
+            "texts = ['customer support went as far as calling the number back',\n"
+            "         'the camera is so obscured when you have the case on',\n"
+            "         'hit and miss, and miss again: the app is confusing and the search never finds anything']\n"
+            "print(json.dumps([get_scorer('en', 3).score(t) for t in texts]))\n")
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(outputs) == 1, outputs
