@@ -40,7 +40,7 @@ import psutil
 from qualia.plugin_sdk import protocol as p
 
 from ..corpus.executor import Executor, LocalExecutor
-from ..corpus.work import SourceOutcome, WorkItem, WorkOptions
+from ..corpus.work import DocumentOutcome, SourceOutcome, WorkItem, WorkOptions
 from ..errors import Conflict, QualiaError, Unavailable, UnknownJob
 from .callbacks import CallbackSender
 from .events import JobEvents
@@ -268,7 +268,11 @@ class JobRunner:
             done = self.store.done_indexes(job.id)
             items = (WorkItem(key=str(index), document=document, request_id=f"{job.id}/{index}")
                      for index, document in enumerate(spec.documents) if index not in done)
-            executor = await self._executor()
+            try:
+                executor = await self._executor()
+            except Unavailable as exc:  # nothing ran: the job waits in the queue without spending an attempt
+                self._wait_for_executor(job, exc)
+                return
             self._where[job.id] = getattr(executor, "where", "") or "local"
 
             def relay(key: str, step: str, note: p.ProgressParams) -> None:
@@ -317,7 +321,11 @@ class JobRunner:
     @staticmethod
     def _outcome(spec: JobSpec, index: int, source: SourceOutcome) -> tuple[bool, bytes]:
         """A document's outcome as the job store keeps it: its steps, or its error."""
-        document = source.documents[0]
+        if not source.documents:  # failed before the pipeline ran it (a cluster's worker lost on every attempt)
+            assert source.error is not None
+            document = DocumentOutcome(document_id=spec.documents[index].id, ok=False, error=source.error)
+        else:
+            document = source.documents[0]
         head = f'{{"index":{index},"document_id":'.encode() + encode(document.document_id)
         if not document.ok:
             assert document.error is not None
@@ -375,6 +383,11 @@ class JobRunner:
             return
         if again is not None:
             self._wake.set()
+
+    def _wait_for_executor(self, job: Job, exc: Unavailable) -> None:
+        delay = max(self.settings.retry_delay_s, float(exc.details.get("retry_after_s") or 0))
+        log.info("job %s waits: %s; trying again in %g s", job.id, exc.message, delay)
+        self._requeue(job, delay_s=delay, refund=True, error=error_body(exc))
 
     def _retry_later(self, job: Job, exc: Unavailable) -> None:
         if self._stopping:

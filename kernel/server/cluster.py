@@ -136,16 +136,18 @@ class ClusterService:
             self.cluster, settings, options=JOB_WORK, wait_for_workers_s=self.wait_for_workers_s))
 
     async def _watch(self, executor: Any) -> None:
-        """Until the server stops or the client loses its scheduler for good."""
+        """Until the server stops or the client loses its scheduler. A client that is only reconnecting counts
+        as lost: a scheduler that comes back is a new one, without the Qualia kernels registered on the old
+        one's workers, so the cluster is opened again from scratch (and jobs wait meanwhile)."""
         while not self._closing.is_set():
             try:
                 await asyncio.wait_for(self._closing.wait(), WATCH_S)
             except asyncio.TimeoutError:
                 pass
-            if str(getattr(executor.client, "status", "running")) in ("closed", "closing", "failed"):
+            if not _connected(executor):
                 return
-            try:
-                await executor.refresh()  # workers come and go: /monitor shows the current count
+            try:  # workers come and go: /monitor shows the current count
+                await asyncio.wait_for(executor.refresh(), WATCH_S)
             except Exception as exc:
                 log.info("could not count the cluster's workers: %r", exc)
 
@@ -176,7 +178,7 @@ class ClusterService:
         """The executor for one job: waits while the cluster is being opened."""
         while self.state == "connecting":
             await self._changed.wait()
-        if self.state != "ready" or self.executor is None:
+        if self.state != "ready" or self.executor is None or not _connected(self.executor):
             raise self.unavailable()
         return ClusterJobs(self.executor)
 
@@ -205,6 +207,10 @@ class ClusterJobs:
         except (OSError, asyncio.TimeoutError) as exc:  # distributed's CommClosedError is an OSError
             raise ClusterUnavailable(f"lost the Dask scheduler {self.where} during the job: {exc}",
                                      address=self.where) from None
+
+
+def _connected(executor: Any) -> bool:
+    return str(getattr(executor.client, "status", "running")) == "running"
 
 
 CLUSTER = web.AppKey("qualia_cluster", ClusterService)

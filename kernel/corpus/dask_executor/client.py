@@ -21,10 +21,10 @@ import msgspec
 
 from qualia.plugin_sdk import protocol as p
 
-from ...errors import ClusterUnavailable, QualiaError
+from ...errors import ClusterUnavailable, QualiaError, Unavailable
 from ...pipeline import PlannedStep
 from ..work import Failure, SourceOutcome, StepProgress, WorkItem, WorkOptions, load_item
-from .worker import MSGPACK, Job, check_worker, decode_outcomes, encode_chunk, run_chunk
+from .worker import MSGPACK, Job, check_worker, decode_outcomes, encode_chunk, run_chunk, unavailable_error
 
 __all__ = ["DaskExecutor"]
 
@@ -191,7 +191,7 @@ class DaskExecutor:
                     return
                 future = await anext(completed)
                 chunk = running.pop(future)
-                outcomes = await self._outcomes(future, chunk, alone=suspects is None)
+                outcomes, unavailable = await self._outcomes(future, chunk, alone=suspects is None)
                 future.release()
                 if outcomes is None:
                     assert suspects is not None
@@ -200,6 +200,8 @@ class DaskExecutor:
                 self._timed(outcomes)
                 for outcome in outcomes:
                     yield outcome
+                if unavailable is not None:  # as the local executor: the map ends, the rest is cancelled
+                    raise unavailable_error(unavailable)
         finally:
             if running:
                 await self.client.cancel(list(running), force=True)
@@ -213,17 +215,20 @@ class DaskExecutor:
         return self.client.submit(run_chunk, self.plugin_name, job, payload, progress,
                                   key=f"qualia-chunk-{uuid.uuid4().hex}", retries=self.retries, pure=False)
 
-    async def _outcomes(self, future: Any, chunk: _Chunk, *, alone: bool) -> list[SourceOutcome] | None:
-        """The chunk's outcomes; for a task that failed, None (its sources are run again alone) or, when it
-        ran alone, that failure as its source's outcome."""
+    async def _outcomes(self, future: Any, chunk: _Chunk, *,
+                        alone: bool) -> tuple[list[SourceOutcome] | None, Failure | None]:
+        """The chunk's outcomes (and the Unavailable that stopped it, see run_chunk); for a task that failed,
+        None (its sources are run again alone) or, when it ran alone, that failure as its source's outcome.
+        A lost scheduler is ClusterUnavailable, never a document's failure."""
         from distributed import KilledWorker
         from distributed.client import FutureCancelledError
 
+        unavailable = None
         try:
-            outcomes = decode_outcomes(await future)
+            outcomes, unavailable = decode_outcomes(await future)
         except KilledWorker as exc:
             if not alone:
-                return None
+                return None, None
             failure = Failure(step="worker", code="worker_lost",
                               message=f"the Dask workers running it died on every attempt, also when it ran alone "
                                       f"({exc})")
@@ -231,20 +236,26 @@ class DaskExecutor:
             raise ClusterUnavailable(f"the Dask scheduler {self.where} dropped the batch's tasks ({exc.reason}); "
                                      f"a re-run resumes", address=self.where) from None
         except QualiaError as exc:
+            if isinstance(exc, Unavailable) and self.options.raise_unavailable:
+                raise
             if not alone and len(chunk.items) > 1:
-                return None
+                return None, None
             failure = Failure(step="worker", code=exc.code, message=exc.message)
         except Exception as exc:
+            if isinstance(exc, OSError) or self.client.status != "running":  # CommClosedError is an OSError
+                raise ClusterUnavailable(f"lost the Dask scheduler {self.where}: {type(exc).__name__}: {exc}; "
+                                         f"a re-run resumes", address=self.where) from None
             if not alone and len(chunk.items) > 1:
-                return None
+                return None, None
             failure = Failure(step="worker", code="internal_error", message=f"{type(exc).__name__}: {exc}")
         else:
-            if [outcome.key for outcome in outcomes] == [item.key for item in chunk.items]:
-                return outcomes
+            keys = [item.key for item in chunk.items]
+            if [outcome.key for outcome in outcomes] == (keys if unavailable is None else keys[:len(outcomes)]):
+                return outcomes, unavailable
             failure = Failure(step="worker", code="internal_error",
                               message="the worker returned another chunk's outcomes")
         return [SourceOutcome(key=item.key, path=item.path, sha256=digest, error=failure)
-                for item, digest in zip(chunk.items, chunk.digests)]
+                for item, digest in zip(chunk.items, chunk.digests)], None
 
     async def _check_workers(self, job: bytes) -> None:
         """Every worker plans the pipeline like the client before any document goes out."""

@@ -16,14 +16,14 @@ import msgspec
 
 from qualia.plugin_sdk import protocol as p
 
-from ...errors import ClusterUnavailable, WorkerMismatch
+from ...errors import ClusterUnavailable, Unavailable, WorkerMismatch
 from ...kernel import Kernel
 from ...pipeline import PipelineError, PipelineSpec, PlannedStep, Step, plan_pipeline
 from ...settings import Settings
-from ..work import SourceOutcome, WorkItem, WorkOptions, plan_fingerprint, process_source
+from ..work import Failure, SourceOutcome, WorkItem, WorkOptions, plan_fingerprint, process_source
 
 __all__ = ["Job", "KernelPlugin", "ProgressRelay", "check_worker", "decode_outcomes", "encode_chunk",
-           "encode_outcomes", "run_chunk", "run_source"]
+           "encode_outcomes", "run_chunk", "run_source", "unavailable_error"]
 
 log = logging.getLogger("qualia.corpus.dask")
 
@@ -68,6 +68,9 @@ class _Outcomes(msgspec.Struct, array_like=True):
 
     outcomes: list[SourceOutcome]
     runs: list[bytes | None]
+    # a plugin the worker's kernel could not use now (busy, breaker open, stopping) with `raise_unavailable`:
+    # the outcomes before it, then this; the client raises it as the local executor would
+    unavailable: Failure | None = None
 
 
 def _enc_hook(value: Any) -> Any:
@@ -94,23 +97,35 @@ def encode_chunk(items: list[WorkItem]) -> bytes:
     return MSGPACK.encode(items)
 
 
-def encode_outcomes(outcomes: list[SourceOutcome]) -> bytes:
+def encode_outcomes(outcomes: list[SourceOutcome], unavailable: Failure | None = None) -> bytes:
     runs: list[bytes | None] = []
     for outcome in outcomes:
         for document in outcome.documents:
             runs.append(None if document.run is None else bytes(document.run))
             document.run = None
-    return MSGPACK.encode(_Outcomes(outcomes=outcomes, runs=runs))
+    return MSGPACK.encode(_Outcomes(outcomes=outcomes, runs=runs, unavailable=unavailable))
 
 
-def decode_outcomes(data: bytes) -> list[SourceOutcome]:
+def decode_outcomes(data: bytes) -> tuple[list[SourceOutcome], Failure | None]:
     wire = _OUTCOMES.decode(data)
     runs = iter(wire.runs)
     for outcome in wire.outcomes:
         for document in outcome.documents:
             run = next(runs)
             document.run = None if run is None else msgspec.Raw(run)
-    return wire.outcomes
+    return wire.outcomes, wire.unavailable
+
+
+def unavailable_error(failure: Failure) -> Unavailable:
+    """The worker's Unavailable again, by its code (BreakerOpen, PluginBusy, KernelStopped...)."""
+    kinds, found = [Unavailable], Unavailable
+    while kinds:
+        kind = kinds.pop()
+        if kind.code == failure.code:
+            found = kind
+            break
+        kinds.extend(kind.__subclasses__())
+    return found(failure.message, **failure.details)
 
 
 # ---- the kernel on each worker ------------------------------------------------------------
@@ -228,8 +243,12 @@ async def run_chunk(plugin_name: str, job: bytes, chunk: bytes, progress: tuple[
     relay = None if progress is None else ProgressRelay(worker, *progress)
     outcomes = []
     for item in _CHUNK.decode(chunk):
-        outcomes.append(await process_source(plugin.kernel, plan, item, pipeline=decoded_job.pipeline,
-                                             options=decoded_job.options, progress=relay))
+        try:
+            outcomes.append(await process_source(plugin.kernel, plan, item, pipeline=decoded_job.pipeline,
+                                                 options=decoded_job.options, progress=relay))
+        except Unavailable as exc:  # only with raise_unavailable: not Dask's to retry, the caller's to requeue
+            return encode_outcomes(outcomes, Failure(step="worker", code=exc.code, message=f"worker {worker.address}: "
+                                                     f"{exc.message}", details=exc.details))
         if relay is not None:
             relay.forget(item.key)
     return encode_outcomes(outcomes)
