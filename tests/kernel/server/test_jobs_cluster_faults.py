@@ -105,3 +105,49 @@ async def test_a_scheduler_lost_mid_job_sends_it_back_to_the_queue_and_it_ends_w
     # while it waited, the job said why: the scheduler it lost
     assert waiting["state"] == "queued" and waiting["error"]["code"] == "cluster_unavailable", waiting
     assert address in waiting["error"]["message"], waiting
+
+
+async def test_a_plugin_whose_breaker_is_open_on_the_worker_requeues_the_job_as_locally(serve, plugin_dir, tmp_path):
+    """Three crashes open the plugin's breaker on the worker's kernel (for a second): the documents after them are
+    not failed at step `worker` but the job goes back to the queue; its next attempt crashes the half-open plugin
+    again, and at QUALIA_JOB_MAX_ATTEMPTS the job fails naming the open breaker, as on a server without a cluster."""
+    import dask
+
+    slow_plugin(plugin_dir)
+    port = closed_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "QUALIA_HOME": str(tmp_path / "worker-home"), "QUALIA_PLUGIN_PATH": str(plugin_dir),
+           "PYTHONPATH": str(PROJECT)}
+    body = {"plugin": "slow", "documents": ["crash"] * 8}
+
+    def setup(app) -> None:
+        configure(JobSettings(**{**FAST, "retry_delay_s": 0.2, "max_attempts": 2}))(app)
+        fast_monitor(app)
+
+    async def run(served) -> tuple[dict[str, Any], list[tuple[str, int]]]:
+        accepted = await submit(served, body)
+        _, stream = await asyncio.wait_for(read_events(served.session, accepted["job_id"]), 90)
+        return (await wait_job(served.session, accepted["job_id"], timeout=30),
+                [(data["state"], data["attempts"]) for name, data in stream if name == "state"])
+
+    dask_processes = start_dask(port, env)
+    try:
+        with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+            served = await serve(bundled=True, setup=setup, cluster=address, breaker_open_s=1.0)
+            async with served.session.get("/monitor/stream") as monitor:
+                await next_matching(sse_blocks(monitor), lambda b: b.event == "snapshot"
+                                    and b.data["jobs"]["executor"]["state"] == "ready", timeout=90,
+                                    what="the cluster ready")
+            on_cluster, states = await run(served)
+    finally:
+        stop_dask(dask_processes)
+    local, _ = await run(await serve(setup=setup, home=tmp_path / "local-home", breaker_open_s=1.0))
+
+    for job in (on_cluster, local):
+        assert job["state"] == "failed" and job["attempts"] == 2, job
+        assert job["error"]["code"] == "breaker_open" and "gave up after 2 attempts" in job["error"]["message"], job
+    assert states[:2] == [("running", 1), ("queued", 1)] and states[-2:] == [("running", 2), ("failed", 2)], states
+    # no document was blamed for the worker's state: the crashes failed at the plugin's step, the rest did not run
+    documents = on_cluster["result"]["documents"]
+    assert all(document["error"]["details"]["step"] != "worker" for document in documents if "error" in document)
+    assert len(documents) < len(body["documents"]), documents
