@@ -49,7 +49,8 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
                        help="a file is read once the folder has been quiet this long (default 500)")
     watch.add_argument("--cluster", metavar="local:N|tcp://HOST:PORT",
                        help="process the files on a Dask cluster, one Qualia kernel per worker, as `qualia batch "
-                            f"--cluster` does (env QUALIA_DASK_SCHEDULER, qualia.toml [batch] cluster; needs {DASK_INSTALL})")
+                            "--cluster` does (env QUALIA_DASK_SCHEDULER, qualia.toml [batch] cluster; "
+                            f"needs {DASK_INSTALL})")
     return watch
 
 

@@ -153,15 +153,18 @@ def _speaker_stats_section(stats_rows: list[Row]) -> str:
                "questions", "longest monologue", "overlaps", "interruptions made", "interrupted")
     body = []
     notes = []
-    for (speaker, meetings, timed, talk, share, turns, words, per_turn, questions, longest_s, longest_words,
-         longest_meeting, overlaps, _, made, received, note) in stats_rows:
-        longest = f"{longest_words} words" + ("" if longest_s is None else f", {longest_s:g} s")
-        longest += f" ({html.escape(longest_meeting)})"
-        mark = "" if not note else "*"
-        if note:
-            notes.append(f"<li>* {html.escape(speaker)}: {html.escape(note)}</li>")
-        cells = (html.escape(speaker) + mark, meetings, _cell(talk), _cell(None if share is None else f"{share:.1%}"),
-                 turns, words, _cell(per_turn), questions, longest, _cell(overlaps), _cell(made), _cell(received))
+    for row in stats_rows:
+        r = dict(zip(COLUMNS["speaker_stats"], row))
+        speaker, share, longest_s = r["speaker"], r["share_of_talk"], r["longest_monologue_s"]
+        longest = f"{r['longest_monologue_words']} words" + ("" if longest_s is None else f", {longest_s:g} s")
+        longest += f" ({html.escape(r['longest_monologue_meeting'])})"
+        mark = "" if not r["note"] else "*"
+        if r["note"]:
+            notes.append(f"<li>* {html.escape(speaker)}: {html.escape(r['note'])}</li>")
+        cells = (html.escape(speaker) + mark, r["meetings"], _cell(r["talk_time_s"]),
+                 _cell(None if share is None else f"{share:.1%}"), r["turns"], r["words"], _cell(r["words_per_turn"]),
+                 r["questions"], longest, _cell(r["overlaps"]), _cell(r["interruptions_made"]),
+                 _cell(r["interrupted"]))
         body.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     return (f'<h2>Speakers across the corpus</h2>\n<p>From each meeting\'s speaker_stats '
             f'(<a href="{CORPUS}/speaker_stats.csv">speaker_stats.csv</a>); talk time, overlaps and interruptions '

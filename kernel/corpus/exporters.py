@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExportFailed
-from ..errors import MissingExtra, UsageError
+from ..errors import ExportFailed, MissingExtra, UsageError
 from .speakers import SpeakerNames, load_aliases
 from .store import CorpusStore, DocumentRecord
 from .tables import COLUMNS, CORPUS_TABLES, TABLES, Row, SpeakerStatsTotals, rows
@@ -57,7 +56,7 @@ def export_records(fmt: str, records: Iterable[DocumentRecord], target: Path, *,
     return export_tables(fmt, records, target, names=names, bom=bom)
 
 
-def table_rows(records: Iterable[DocumentRecord], names: SpeakerNames):  # -> Iterator[tuple[str, Row]]
+def table_rows(records: Iterable[DocumentRecord], names: SpeakerNames) -> Iterator[tuple[str, Row]]:
     """(table, row) for every table, one document at a time; the corpus tables after the last document."""
     speaker_stats = SpeakerStatsTotals()
     for record in records:

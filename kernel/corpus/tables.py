@@ -32,7 +32,7 @@ corpus.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from .speakers import SpeakerNames
 from .store import DocumentRecord
@@ -61,6 +61,13 @@ TABLES = tuple(COLUMNS)
 CORPUS_TABLES = ("speaker_stats",)  # one row per speaker over every document: written after the last one
 
 Row = tuple[Any, ...]
+
+# Digits kept in the speaker_stats tables: milliseconds for seconds (timestamps are no finer), a share to
+# 0.01 %, words per turn to two decimals.
+SECONDS_DIGITS = 3
+SHARE_DIGITS = 4
+PER_TURN_DIGITS = 2
+_Amount = TypeVar("_Amount", int, float)
 
 
 def rows(table: str, records: Iterable[DocumentRecord], names: SpeakerNames | None = None) -> Iterator[Row]:
@@ -197,7 +204,12 @@ def _count(value: Any) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
-def _optional_sum(total: float | None, value: float | None) -> float | None:
+def _integer(value: Any) -> int | None:
+    return int(value) if isinstance(value, int) else None
+
+
+def _optional_sum(total: _Amount | None, value: _Amount | None) -> _Amount | None:
+    """`total + value` where None means "not measured": a column stays empty until some meeting measured it."""
     return value if total is None else total if value is None else total + value
 
 
@@ -227,10 +239,9 @@ class _MeetingTotals:
             self.longest_s, self.longest_words = seconds, words
         if timed:
             self.talk = _optional_sum(self.talk, _number(stats.get("talk_time_s")))
-            for field, key in (("overlaps", "overlaps"), ("made", "interruptions_made"), ("received", "interrupted")):
-                value = stats.get(key)
-                if isinstance(value, int):
-                    setattr(self, field, (getattr(self, field) or 0) + value)
+            self.overlaps = _optional_sum(self.overlaps, _integer(stats.get("overlaps")))
+            self.made = _optional_sum(self.made, _integer(stats.get("interruptions_made")))
+            self.received = _optional_sum(self.received, _integer(stats.get("interrupted")))
             self.overlap_s = _optional_sum(self.overlap_s, _number(stats.get("overlap_s")))
 
 
@@ -246,17 +257,28 @@ def _speaker_stats_rows(record: DocumentRecord, names: SpeakerNames) -> Iterator
             merged.setdefault(speaker, _MeetingTotals()).add(stats, timed)
     meeting_talk = sum(totals.talk or 0.0 for totals in merged.values())
     for speaker, t in merged.items():
-        yield (record.key, speaker, timed, _round(t.talk, 3),
-               round(t.talk / meeting_talk, 4) if t.talk is not None and meeting_talk else None,
-               t.turns, t.words, round(t.words / t.turns, 2) if t.turns else None, t.questions,
-               _round(t.longest_s, 3), t.longest_words, t.overlaps, _round(t.overlap_s, 3), t.made, t.received)
+        yield (record.key, speaker, timed, _round(t.talk, SECONDS_DIGITS), _share(t.talk, meeting_talk),
+               t.turns, t.words, _per_turn(t.words, t.turns), t.questions,
+               _round(t.longest_s, SECONDS_DIGITS), t.longest_words, t.overlaps, _round(t.overlap_s, SECONDS_DIGITS),
+               t.made, t.received)
 
 
 def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def _share(talk: float | None, total_talk: float) -> float | None:
+    """Share of talk, recomputed from summed seconds (shares are never averaged); None where not timed."""
+    return round(talk / total_talk, SHARE_DIGITS) if talk is not None and total_talk else None
+
+
+def _per_turn(words: int, turns: int) -> float | None:
+    return round(words / turns, PER_TURN_DIGITS) if turns else None
+
+
 class _CorpusSpeaker:
+    """One speaker's running totals across the meetings read so far (see SpeakerStatsTotals)."""
+
     __slots__ = ("meetings", "timed", "talk", "turns", "words", "questions", "longest", "overlaps", "overlap_s",
                  "made", "received")
 
@@ -289,20 +311,20 @@ class SpeakerStatsTotals:
                 totals.timed += 1
                 totals.talk = _optional_sum(totals.talk, talk)
                 totals.overlap_s = _optional_sum(totals.overlap_s, overlap_s)
-                for field, value in (("overlaps", overlaps), ("made", made), ("received", received)):
-                    if value is not None:
-                        setattr(totals, field, (getattr(totals, field) or 0) + value)
+                totals.overlaps = _optional_sum(totals.overlaps, overlaps)
+                totals.made = _optional_sum(totals.made, made)
+                totals.received = _optional_sum(totals.received, received)
 
     def rows(self) -> Iterator[Row]:
+        """One `speaker_stats` row per speaker, by name; call after the last `add` (shares need every meeting)."""
         corpus_talk = sum(totals.talk or 0.0 for totals in self.speakers.values())
         for speaker, t in sorted(self.speakers.items()):
             by_seconds = t.timed == t.meetings
             seconds, words, meeting = max(t.longest, key=lambda item: (item[0] or 0.0) if by_seconds else item[1])
-            yield (speaker, t.meetings, t.timed, _round(t.talk, 3),
-                   round(t.talk / corpus_talk, 4) if t.talk is not None and corpus_talk else None,
-                   t.turns, t.words, round(t.words / t.turns, 2) if t.turns else None, t.questions,
-                   _round(seconds, 3), words, meeting, t.overlaps, _round(t.overlap_s, 3), t.made, t.received,
-                   _timing_note(t.timed, t.meetings))
+            yield (speaker, t.meetings, t.timed, _round(t.talk, SECONDS_DIGITS), _share(t.talk, corpus_talk),
+                   t.turns, t.words, _per_turn(t.words, t.turns), t.questions,
+                   _round(seconds, SECONDS_DIGITS), words, meeting, t.overlaps, _round(t.overlap_s, SECONDS_DIGITS),
+                   t.made, t.received, _timing_note(t.timed, t.meetings))
 
 
 def _timing_note(timed: int, meetings: int) -> str:

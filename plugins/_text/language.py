@@ -105,7 +105,16 @@ def adopt(document: Document) -> int:
     if not isinstance(recorded, list) or len(recorded) != len(segments):
         return 0
     for segment, pair in zip(segments, recorded):
-        if (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) and pair[0] in (*CANDIDATES, "und")
-                and isinstance(pair[1], (int, float)) and not isinstance(pair[1], bool) and 0 <= pair[1] <= 1):
+        if _is_detection(pair):
             _adopted[segment.text] = Detection(pair[0], float(pair[1]))
     return len(_adopted)
+
+
+def _is_detection(pair: object) -> bool:
+    """A `[code, confidence]` pair as `record` writes it; metadata may come from anywhere, so anything else
+    (an unknown code, a confidence outside 0..1) is detected again rather than trusted."""
+    if not (isinstance(pair, list) and len(pair) == 2):
+        return False
+    code, confidence = pair
+    return (isinstance(code, str) and code in (*CANDIDATES, "und")
+            and isinstance(confidence, (int, float)) and not isinstance(confidence, bool) and 0 <= confidence <= 1)

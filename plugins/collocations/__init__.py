@@ -45,7 +45,7 @@ from typing import Any, NamedTuple
 
 from qualia.plugin_sdk import AnalyzerPlugin, Document, InputError
 from qualia.plugins._text.lemmas import METHOD as LEMMA_METHOD
-from qualia.plugins._text.lemmas import lemmatizer
+from qualia.plugins._text.lemmas import Lemmatizer, lemmatizer
 from qualia.plugins._text.stopwords import stopwords
 from qualia.plugins._text.tokens import pieces, resolve_language, tokenize
 
@@ -80,7 +80,7 @@ def starts(text: list[str], node: tuple[str, ...]) -> list[int]:
             found.append(i)
 
 
-def window(text: list[str], node: tuple[str, ...], left: int, right: int) -> Hits | None:
+def node_hits(text: list[str], node: tuple[str, ...], left: int, right: int) -> Hits | None:
     """The node's occurrences in one text and the words in its window: `left` words before each occurrence's
     first word and `right` after its last; each position once, the positions of the node itself left out."""
     if node[0] not in text:  # most segments: a C-speed membership test
@@ -97,7 +97,7 @@ def window(text: list[str], node: tuple[str, ...], left: int, right: int) -> Hit
                 Counter(text[i] for i in positions if i not in covered))
 
 
-def collocates(texts: list[list[str]], windows: list[Hits | None], min_frequency: int, skip: frozenset[str]
+def collocates(texts: list[list[str]], hits_per_text: list[Hits | None], min_frequency: int, skip: frozenset[str]
                ) -> tuple[int, int, list[dict[str, Any]]]:
     """Tokens, node frequency and the unranked collocate rows of the node in `texts` (token lists), given each
     text's hits.
@@ -110,7 +110,7 @@ def collocates(texts: list[list[str]], windows: list[Hits | None], min_frequency
     f_node = 0
     covered: Counter[str] = Counter()
     in_window: Counter[str] = Counter()
-    for hits in windows:
+    for hits in hits_per_text:
         if hits:
             f_node += hits.occurrences
             covered.update(hits.covered)
@@ -153,6 +153,31 @@ def ranked(rows: list[dict[str, Any]], by: str, top_n: int) -> list[dict[str, An
     return sorted(rows, key=lambda row: (-row[by], row["collocate"]))[:top_n]
 
 
+METHOD = ("window co-occurrence as a 2x2 table (Evert 2008); MI (Church & Hanks 1990), t-score "
+          "(Church et al. 1991), log-likelihood G2 (Dunning 1993), log-Dice (Rychly 2008)")
+
+
+def read_texts(document: Document, lemma: Lemmatizer | None) -> tuple[list[list[str]], dict[str, list[int]]]:
+    """Each segment's words (lemmas with `lemmas`), and which of them each speaker said: windows and bigrams
+    never cross a segment, and per-speaker tables reuse the same texts."""
+    texts: list[list[str]] = []
+    by_speaker: dict[str, list[int]] = {}
+    for piece in pieces(document):
+        words = tokenize(piece.text)
+        texts.append(lemma.words(words) if lemma else words)
+        if piece.speaker is not None:
+            by_speaker.setdefault(piece.speaker, []).append(len(texts) - 1)
+    return texts, by_speaker
+
+
+def skipped_words(language: str, remove_stopwords: bool, lemma: Lemmatizer | None) -> frozenset[str]:
+    """Words never reported; with lemmas, a lemma is left out when it is a stopword or the lemma of one."""
+    skip = stopwords(language) if remove_stopwords else frozenset()
+    if lemma is not None and skip:
+        skip = skip | frozenset(lemma.words(skip))
+    return skip
+
+
 class Collocations(AnalyzerPlugin):
     def analyze(self, document: Document, config: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
         language = resolve_language(config["language"], document)
@@ -160,23 +185,15 @@ class Collocations(AnalyzerPlugin):
         node = tuple(lemma.words(tokenize(config["word"])) if lemma else tokenize(config["word"]))
         if config["word"].strip() and not node:
             raise InputError(f"`word` {config['word']!r} holds no word to look for", {"key": "word"})
-        skip = stopwords(language) if config["remove_stopwords"] else frozenset()
-        if lemma is not None and skip:  # a lemma is left out when it is a stopword or the lemma of one
-            skip = skip | frozenset(lemma.words(skip))
+        skip = skipped_words(language, config["remove_stopwords"], lemma)
         left, right, minimum, by = config["left"], config["right"], config["min_frequency"], config["sort_by"]
-        by_speaker: dict[str, list[int]] = {}
-        texts = []
-        for piece in pieces(document):
-            words = tokenize(piece.text)
-            texts.append(lemma.words(words) if lemma else words)
-            if piece.speaker is not None:
-                by_speaker.setdefault(piece.speaker, []).append(len(texts) - 1)
-        windows = [window(text, node, left, right) for text in texts] if node else []
+        texts, by_speaker = read_texts(document, lemma)
+        hits = [node_hits(text, node, left, right) for text in texts] if node else []
         result: dict[str, Any] = {"language": language, "word": " ".join(node), "lemmas": lemma is not None,
                                   "window": {"left": left, "right": right},
                                   "min_frequency": minimum, "sort_by": by, "tokens": sum(map(len, texts))}
         if node:
-            _, f_node, rows = collocates(texts, windows, minimum, skip)
+            _, f_node, rows = collocates(texts, hits, minimum, skip)
             result["node_frequency"] = f_node
             result["collocates"] = ranked(rows, by, config["top_n"])
         if config["bigrams"]:
@@ -184,11 +201,9 @@ class Collocations(AnalyzerPlugin):
         if node and config["per_speaker"]:
             result["speakers"] = {}
             for speaker, indexes in by_speaker.items():
-                tokens, f_node, rows = collocates([texts[i] for i in indexes], [windows[i] for i in indexes],
+                tokens, f_node, rows = collocates([texts[i] for i in indexes], [hits[i] for i in indexes],
                                                   minimum, skip)
                 result["speakers"][speaker] = {"tokens": tokens, "node_frequency": f_node,
                                                "collocates": ranked(rows, by, config["top_n_per_speaker"])}
-        result["method"] = ("window co-occurrence as a 2x2 table (Evert 2008); MI (Church & Hanks 1990), t-score "
-                            "(Church et al. 1991), log-likelihood G2 (Dunning 1993), log-Dice (Rychly 2008)"
-                            + (f"; lemmas by {LEMMA_METHOD} ({language})" if lemma is not None else ""))
+        result["method"] = METHOD + (f"; lemmas by {LEMMA_METHOD} ({language})" if lemma is not None else "")
         return result

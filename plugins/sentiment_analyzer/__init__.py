@@ -206,7 +206,7 @@ class SentimentAnalyzer(AnalyzerPlugin):
             languages[segment["language"]] = languages.get(segment["language"], 0) + 1
         used = sorted(set(languages) | {language})
         if any(lang != language for lang in languages):
-            warnings.append(f"segments were scored in more than one language: "
+            warnings.append("segments were scored in more than one language: "
                             + ", ".join(f"{lang} {count}" for lang, count in sorted(languages.items())))
         return {
             "method": get_scorer(language, negation_window).method(),

@@ -44,6 +44,7 @@ NEVER_WORDS = frozenset({"nunca", "never"})
 NEVER_SO = frozenset({"tao", "tanto", "tanta", "so", "this"})
 NEVER_SO_SCALAR = 1.25
 CONTRAST_BEFORE, CONTRAST_AFTER = 0.5, 1.5
+CONCEDED = CONTRAST_BEFORE  # a conceded clause weighs as the clause before a "mas" does
 EMOTICONS = {":)": 2.0, ":-)": 2.0, ":(": -2.0, ":-(": -2.0, ":d": 2.3, ":-d": 2.3, ";)": 1.5, ":/": -1.0,
              ":p": 1.0, "<3": 2.5, "=)": 2.0, "=(": -2.0, ":'(": -2.2, ":|": -0.5}
 
@@ -194,6 +195,7 @@ def score(text: str, res: Resources, negation_window: int) -> Raw:
     negated_something |= standalone(units, res, negation_window, valences)
     evidence_text = [unit.text for unit in units]
     bare_negation(units, res, negation_window, negated_something, valences, evidence_text)
+    concession(units, res, valences)
     contrast(units, res, valences)
     evidence = [(evidence_text[i], v) for i, v in enumerate(valences) if v]
     total = sum(valences)
@@ -245,15 +247,21 @@ def standalone(units: list[Unit], res: Resources, negation_window: int, valences
     return negators
 
 
-def contrast(units: list[Unit], res: Resources, valences: list[float]) -> None:
+def concession(units: list[Unit], res: Resources, valences: list[float]) -> None:
+    """A concessive word ("apesar", "embora") and the rest of its clause count `CONCEDED`: what is conceded
+    weighs less than what the sentence goes on to say."""
     conceded = False
     for i, unit in enumerate(units):
         if unit.key in res.concessive:
             conceded = True
         if conceded:
-            valences[i] *= CONTRAST_BEFORE
+            valences[i] *= CONCEDED
         if unit.ends_clause:
             conceded = False
+
+
+def contrast(units: list[Unit], res: Resources, valences: list[float]) -> None:
+    """VADER's "but" rule: what comes before the first contrast word counts less, what follows it more."""
     pivot = next((i for i, unit in enumerate(units) if unit.key in res.contrast), None)
     if pivot is None:
         return

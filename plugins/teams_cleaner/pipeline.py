@@ -128,14 +128,22 @@ def clean_document(document: Document, config: dict[str, Any]) -> Document:
         fmt=fmt, format_source=format_source, source=source.kind, language=language, parsed=parsed,
         kept=kept, dropped=dropped, merged=merged, fillers_removed=fillers_removed,
     )
-    metadata = {**without_payload(document.metadata), "quality": quality}
-    metadata.pop(segment_language.METADATA_KEY, None)  # the input's segments are not these
-    if config["detect_languages"]:
-        metadata[segment_language.METADATA_KEY] = segment_language.record([s.text for s in kept])
     return Document(
         id=document.id,
         text=render_text(kept),
         language=language if document.language == "auto" else document.language,
-        metadata=metadata,
+        metadata=_cleaned_metadata(document.metadata, quality, kept, detect_languages=config["detect_languages"]),
         segments=[Segment(text=s.text, speaker=s.speaker, start=s.start, end=s.end) for s in kept],
     )
+
+
+def _cleaned_metadata(metadata: dict[str, Any], quality: dict[str, Any], kept: list[RawSegment], *,
+                      detect_languages: bool) -> dict[str, Any]:
+    """The input's metadata with the quality report, and the kept segments' languages for the analyzers that
+    follow (`_text.language.adopt`); languages recorded for the input's segments are dropped, as those segments
+    are not these."""
+    cleaned = {**without_payload(metadata), "quality": quality}
+    cleaned.pop(segment_language.METADATA_KEY, None)
+    if detect_languages:
+        cleaned[segment_language.METADATA_KEY] = segment_language.record([s.text for s in kept])
+    return cleaned

@@ -179,6 +179,13 @@
     return td;
   }
 
+  function span(className, text) {
+    const el = document.createElement("span");
+    if (className) el.className = className;
+    if (text !== undefined) el.textContent = text;
+    return el;
+  }
+
   // The one row a table shows when it has nothing to list.
   function emptyRow(text, columns) {
     const row = document.createElement("tr");
@@ -196,13 +203,7 @@
       row.dataset.plugin = p.id;
       row.dataset.state = p.state;
       const name = cell(row);
-      const id = document.createElement("span");
-      id.className = "plugin-id";
-      id.textContent = p.id;
-      const kind = document.createElement("span");
-      kind.className = "kind";
-      kind.textContent = p.kind;
-      name.append(id, kind);
+      name.append(span("plugin-id", p.id), span("kind", p.kind));
       cell(row, p.state, "state");
       const breakerCell = cell(row);
       const badge = document.createElement("span");
@@ -285,24 +286,15 @@
       row.dataset.job = job.id;
       row.dataset.state = job.state;
       const name = cell(row);
-      const target = document.createElement("span");
-      target.className = "job-target";
-      target.textContent = job.target + " (" + job.kind + ")";
-      const id = document.createElement("span");
-      id.className = "job-id";
-      id.textContent = job.id;
-      name.append(target, id);
+      name.append(span("job-target", job.target + " (" + job.kind + ")"), span("job-id", job.id));
       cell(row, job.state + (job.attempts > 1 ? " · attempt " + job.attempts : ""), "job-state job-state-" + job.state);
       const docs = cell(row, undefined, "documents");
-      const bar = document.createElement("span");
-      bar.className = "progress";
-      const fill = document.createElement("span");
+      const bar = span("progress");
+      const fill = span();
       fill.style.width = (job.total ? Math.round(100 * job.done / job.total) : 0) + "%";
       bar.append(fill);
-      const text = document.createElement("span");
-      text.className = "progress-text";
-      text.textContent = job.done + " / " + job.total + " done" + (job.failed ? " · " + job.failed + " failed" : "");
-      docs.append(bar, text);
+      docs.append(bar, span("progress-text", job.done + " / " + job.total + " done" +
+                                             (job.failed ? " · " + job.failed + " failed" : "")));
       const s = job.step;
       cell(row, s ? (s.document_id || "#" + s.index) + " · " + s.step + " " + s.done +
                     (s.total === null ? "" : " / " + s.total) : "", "step");

@@ -79,16 +79,18 @@ def describe(doc: ApiDoc) -> None:
     doc.add("get", "/monitor", "monitor", tag="service", summary="Live dashboard",
             description="A self-contained page (HTML, Canvas and JavaScript served from this package, no external "
                         "asset) showing requests per minute, latency p50/p95, errors, each plugin's breaker, "
-                        "processes, restarts, RSS and CPU, kernel and system resources, and jobs (each one's documents done, "
-                        "failed and total, the step a plugin reports, and where jobs run: here or the Dask cluster of "
-                        "`serve --cluster`, with its dashboard link), live from /monitor/stream. With API keys on, open it as `/monitor?key=...`: the page passes the key "
+                        "processes, restarts, RSS and CPU, kernel and system resources, and jobs (each one's "
+                        "documents done, failed and total, the step a plugin reports, and where jobs run: here or the "
+                        "Dask cluster of `serve --cluster`, with its dashboard link), live from /monitor/stream. "
+                        "With API keys on, open it as `/monitor?key=...`: the page passes the key "
                         "on to the stream (EventSource cannot send headers).",
             responses={200: {"text/html; charset=utf-8": {"schema": {"type": "string"}}}})
     doc.add("get", "/monitor/stream", "monitorStream", tag="service", summary="Dashboard data (SSE)",
             description="Server-Sent Events that never end on their own: `retry:`, then `history` (recent chart "
                         "points), `snapshot` every second (JSON: requests, latency, errors, plugins, kernel, "
                         "system, jobs, cache; `jobs.executor` says where jobs run, `jobs.jobs` lists the running and "
-                        "queued jobs, then the latest finished, with their progress), `plugin` when a plugin changes state, and `: heartbeat` comments. "
+                        "queued jobs, then the latest finished, with their progress), `plugin` when a plugin changes "
+                        "state, and `: heartbeat` comments. "
                         "The stream ends when the server shuts down; browsers reconnect by themselves.",
             responses={200: sse.event_stream_content(MONITOR_EVENTS)}, errors=(503,))
 
