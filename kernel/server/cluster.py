@@ -67,6 +67,7 @@ class ClusterService:
         self.problem: str | None = None
         self.executor: Any = None  # a DaskExecutor while ready
         self.attempts = 0
+        self._scheduler_id: str | None = None  # the scheduler the open client registered the kernels with
         self._changed = asyncio.Event()
         self._closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -111,6 +112,7 @@ class ClusterService:
                               self.problem, self.retry_s)
                 else:
                     self.executor = executor
+                    self._scheduler_id = _scheduler_id(executor)
                     self._set("ready")
                     log.info("jobs run on the Dask cluster %s: %d worker(s), %d documents at a time%s", executor.where,
                              executor.worker_processes, executor.workers,
@@ -144,12 +146,19 @@ class ClusterService:
                 await asyncio.wait_for(self._closing.wait(), WATCH_S)
             except asyncio.TimeoutError:
                 pass
-            if not _connected(executor):
+            if not self._connected(executor):
                 return
             try:  # workers come and go: /monitor shows the current count
                 await asyncio.wait_for(executor.refresh(), WATCH_S)
             except Exception as exc:
                 log.info("could not count the cluster's workers: %r", exc)
+
+    def _connected(self, executor: Any) -> bool:
+        """The client is running, on the scheduler it was opened on: Dask's client reconnects by itself to a
+        scheduler restarted on the same address within its connect timeout, but that one has no Qualia kernels."""
+        if str(getattr(executor.client, "status", "running")) != "running":
+            return False
+        return _scheduler_id(executor) == self._scheduler_id
 
     def _set(self, state: str, *, problem: str | None = None) -> None:
         self.state, self.problem = state, problem
@@ -178,7 +187,7 @@ class ClusterService:
         """The executor for one job: waits while the cluster is being opened."""
         while self.state == "connecting":
             await self._changed.wait()
-        if self.state != "ready" or self.executor is None or not _connected(self.executor):
+        if self.state != "ready" or self.executor is None or not self._connected(self.executor):
             raise self.unavailable()
         return ClusterJobs(self.executor)
 
@@ -209,8 +218,8 @@ class ClusterJobs:
                                      address=self.where) from None
 
 
-def _connected(executor: Any) -> bool:
-    return str(getattr(executor.client, "status", "running")) == "running"
+def _scheduler_id(executor: Any) -> str | None:
+    return (executor.client.scheduler_info() or {}).get("id")  # an asynchronous client's cached identity
 
 
 CLUSTER = web.AppKey("qualia_cluster", ClusterService)
