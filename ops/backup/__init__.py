@@ -6,20 +6,10 @@ prune) and `restore`. This package re-exports their public names.
 
 An archive is a gzip-compressed tar named `qualia-backup-<UTC timestamp>.tar.gz`
 (format version 1). Its first member is `MANIFEST.json`; then comes
-`data/<path>` for every file, the path relative to QUALIA_HOME:
+`data/<path>` for every file, the path relative to QUALIA_HOME.
 
-- SQLite databases (found by their 16-byte header, whatever their name) are
-  copied with SQLite's online backup API in one step, that is inside one read
-  transaction: a consistent snapshot even while the server writes (WAL mode
-  readers never block writers). Their `-wal`, `-shm` and `-journal` files are
-  not copied: the snapshot already holds every committed transaction.
-- Every other file (plugin state, config, logs) is copied as it is.
-- The backup folder itself is skipped when it lies inside QUALIA_HOME.
-
-Everything is first copied into a staging folder inside the backup folder,
-checksummed there (SHA-256) and `PRAGMA integrity_check`ed, then written to a
-temporary file that is renamed into place: a crash never leaves a partial
-archive under a final name.
+How `create` takes a consistent snapshot of a live QUALIA_HOME (SQLite's online backup API, staging,
+checksums, atomic rename) is told in `create.py`.
 
 Verification reads the whole archive as a stream: gzip errors (a flipped byte
 fails the CRC), truncation, tar errors, a missing or invalid manifest, files

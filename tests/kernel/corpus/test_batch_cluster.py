@@ -242,18 +242,25 @@ WORKER_KILLER = textwrap.dedent("""\
 """)
 
 
-def test_a_document_that_kills_its_worker_every_time_is_reported_and_the_others_finish(tmp_path):
+def killer_corpus(tmp_path: Path, fine: list[str], poison: str) -> tuple[Path, Path, Path]:
+    """The worker_killer plugin's folder, a data folder of fine documents plus one that kills its worker, and
+    a pipeline running the plugin."""
     plugins = tmp_path / "plugins"
     script = tmp_path / "worker_killer.py"
     script.write_text(WORKER_KILLER, encoding="utf-8")
     write_plugin(plugins, "worker_killer", ["{python}", str(script)], timeout_s=10)
     data = tmp_path / "data"
     data.mkdir()
-    for number in range(6):
-        (data / f"fine{number}.txt").write_text(f"document {number} is fine", encoding="utf-8")
-    (data / "poison.txt").write_text("this one says KILL-THE-WORKER", encoding="utf-8")
+    for number, name in enumerate(fine):
+        (data / name).write_text(f"document {number} is fine", encoding="utf-8")
+    (data / poison).write_text("this one says KILL-THE-WORKER", encoding="utf-8")
     pipeline = tmp_path / "pipeline.toml"
     pipeline.write_text('name = "killer"\n[[steps]]\nplugin = "worker_killer"\n', encoding="utf-8")
+    return plugins, data, pipeline
+
+
+def test_a_document_that_kills_its_worker_every_time_is_reported_and_the_others_finish(tmp_path):
+    plugins, data, pipeline = killer_corpus(tmp_path, [f"fine{number}.txt" for number in range(6)], "poison.txt")
     env = {**qualia_env(tmp_path), "QUALIA_PLUGIN_PATH": str(plugins)}
     done = subprocess.run([QUALIA, "batch", str(data), "-f", str(pipeline), "-o", "out", "--cluster", "local:2"],
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=200)

@@ -6,9 +6,8 @@ import asyncio
 
 import pytest
 
-from tests.conftest import write_plugin
 from tests.kernel.corpus.support import current, index_lines
-from tests.kernel.corpus.test_batch_cluster import WORKER_KILLER
+from tests.kernel.corpus.test_batch_cluster import killer_corpus
 
 dask = pytest.importorskip("dask")
 pytest.importorskip("distributed")
@@ -21,17 +20,8 @@ def test_a_poison_document_inside_a_chunk_is_reported_alone_and_its_chunk_mates_
     from qualia.kernel.corpus.dask_executor import DaskExecutor, open_cluster
     from qualia.kernel.settings import Settings
 
-    plugins = tmp_path / "plugins"
-    script = tmp_path / "worker_killer.py"
-    script.write_text(WORKER_KILLER, encoding="utf-8")
-    write_plugin(plugins, "worker_killer", ["{python}", str(script)], timeout_s=10)
-    data = tmp_path / "data"
-    data.mkdir()
-    for number in range(11):
-        (data / f"fine{number:02d}.txt").write_text(f"document {number} is fine", encoding="utf-8")
-    (data / "fine05b.txt").write_text("this one says KILL-THE-WORKER", encoding="utf-8")  # among the fine ones
-    pipeline = tmp_path / "pipeline.toml"
-    pipeline.write_text('name = "killer"\n[[steps]]\nplugin = "worker_killer"\n', encoding="utf-8")
+    # The poison document sorts among the fine ones, so it shares a chunk with them.
+    plugins, data, pipeline = killer_corpus(tmp_path, [f"fine{number:02d}.txt" for number in range(11)], "fine05b.txt")
     monkeypatch.setenv("QUALIA_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("QUALIA_PLUGIN_PATH", str(plugins))
     settings = Settings.from_env()
