@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -86,3 +87,32 @@ def wait_for(condition: Callable[[], Any], timeout: float = 60, what: str = "con
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+class Lines:
+    """Collects a process's stdout lines on a thread, so the test can wait for one."""
+
+    def __init__(self, stream) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def join(self) -> None:
+        self._thread.join(timeout=10)
+
+    def finish(self, process: subprocess.Popen) -> str:
+        """Kill `process` if it still runs, collect the last lines, close its pipes; returns its stderr."""
+        if process.poll() is None:
+            process.kill()
+        self.join()
+        stderr = process.stderr.read()
+        process.stdout.close()
+        process.stderr.close()
+        return stderr
+
+    def has(self, text: str) -> bool:
+        return any(text in line for line in self.lines)

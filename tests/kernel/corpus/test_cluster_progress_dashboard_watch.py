@@ -14,8 +14,8 @@ import psutil
 import pytest
 
 from tests.conftest import write_plugin
-from tests.kernel.corpus.support import QUALIA, copy_examples, current, qualia_env, wait_for, write_pipeline
-from tests.kernel.corpus.test_watch_cli import Lines
+from tests.kernel.corpus.support import QUALIA, Lines, copy_examples, current, qualia_env, wait_for, \
+    write_pipeline
 
 pytest.importorskip("distributed")
 
@@ -105,12 +105,7 @@ def test_the_dashboard_link_is_printed_and_answers_while_the_batch_runs(tmp_path
         gate.write_text("go", encoding="utf-8")
         assert batch.wait(timeout=90) == 0
     finally:
-        if batch.poll() is None:
-            batch.kill()
-        output.join()
-        stderr = batch.stderr.read()
-        batch.stdout.close()
-        batch.stderr.close()
+        stderr = output.finish(batch)
     assert len(current(tmp_path / "out")) == 3, stderr
     assert output.lines.index(line) < next(i for i, text in enumerate(output.lines) if text.startswith("summary:"))
 
@@ -159,12 +154,7 @@ def test_watch_on_a_cluster_processes_new_files_like_a_local_batch_and_stops_cle
         watch.send_signal(signal.SIGINT)
         assert watch.wait(timeout=60) == 0
     finally:
-        if watch.poll() is None:
-            watch.kill()
-        output.join()
-        stderr = watch.stderr.read()
-        watch.stdout.close()
-        watch.stderr.close()
+        stderr = output.finish(watch)
     assert output.has("watch: stopped") and "Traceback" not in stderr, stderr
     assert seen, "the cluster's worker ran under the watch"
     gone, alive = psutil.wait_procs(list(seen), timeout=20)

@@ -4,29 +4,9 @@ from __future__ import annotations
 import csv
 import signal
 import subprocess
-import threading
 
-from tests.kernel.corpus.support import QUALIA, copy_examples, current, qualia_env, run_qualia, wait_for, \
-    write_pipeline
-
-
-class Lines:
-    """Collects a process's stdout lines on a thread, so the test can wait for one."""
-
-    def __init__(self, stream) -> None:
-        self.lines: list[str] = []
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream) -> None:
-        for line in stream:
-            self.lines.append(line.rstrip("\n"))
-
-    def join(self) -> None:
-        self._thread.join(timeout=10)
-
-    def has(self, text: str) -> bool:
-        return any(text in line for line in self.lines)
+from tests.kernel.corpus.support import QUALIA, Lines, copy_examples, current, qualia_env, run_qualia, \
+    wait_for, write_pipeline
 
 
 def test_watch_processes_new_and_changed_files_drops_deleted_ones_survives_bad_ones_and_stops_on_sigint(tmp_path):
@@ -62,12 +42,7 @@ def test_watch_processes_new_and_changed_files_drops_deleted_ones_survives_bad_o
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-        output.join()
-        stderr = process.stderr.read()
-        process.stdout.close()
-        process.stderr.close()
+        stderr = output.finish(process)
     assert output.has("watch: stopped")
     assert "Traceback" not in stderr
 
